@@ -1,0 +1,88 @@
+"""The table of targets: capabilities as data (suffix, precisions, options, parity backend).
+
+The CLI, validation and docs all read this one table. Converter code for a target lives in
+`targets/<name>.py` as registered graph edges.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from edgephoto.errors import InvalidOptionError
+from edgephoto.registry import Registry
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    name: str
+    node: str  # format node in the conversion graph
+    suffix: str  # artifact file (or directory) suffix
+    precisions: tuple[str, ...]  # what `--quantize` may ask for on this target
+    options: tuple[str, ...]  # target-specific options it accepts
+    parity_backend: str | None  # runtime backend that runs the artifact for parity; None: structural only
+    extra: str = "convert"
+    note: str = ""
+
+
+TARGETS: Registry[TargetInfo] = Registry("target")
+for _info in (
+    TargetInfo(
+        "onnx", "onnx", ".onnx",
+        precisions=("fp32", "fp16", "int8", "int8-dynamic"),
+        options=("opset",),
+        parity_backend="onnxruntime",
+        note="opset 17 by default (loads in onnxruntime-web); metadata in metadata_props",
+    ),
+    TargetInfo(
+        "tflite", "tflite", ".tflite",
+        precisions=("fp32", "fp16", "int8-dynamic", "int8", "int8-io"),
+        options=(),
+        parity_backend="litert",
+        note="metadata in the flatbuffer's metadata table",
+    ),
+    TargetInfo(
+        "openvino", "openvino", ".xml",
+        precisions=("fp32", "fp16", "int8"),
+        options=("inference_precision",),
+        parity_backend="openvino",
+        note="IR .xml/.bin; metadata in rt_info",
+    ),
+    TargetInfo(
+        "coreml", "coreml", ".mlpackage",
+        precisions=("fp32", "fp16", "int8-weights", "int4-weights", "palettize"),
+        options=("image_input", "minimum_deployment_target"),
+        parity_backend=None,
+        note="mlprogram .mlpackage; predict() needs macOS, so parity is structural on Linux",
+    ),
+):
+    TARGETS.add(_info.name, _info)
+
+
+def parse_targets(text: str) -> list[TargetInfo]:
+    """'onnx,tflite' or 'all' -> TargetInfo list (unknown names raise with a suggestion)."""
+    names = TARGETS.names() if text.strip() == "all" else [t.strip() for t in text.split(",") if t.strip()]
+    return [TARGETS.get(name) for name in names]
+
+
+def check_options(target: TargetInfo, options: Iterable[str]) -> None:
+    """Refuse options the target does not accept, suggesting the nearest valid one."""
+    for option in options:
+        if option not in target.options:
+            close = difflib.get_close_matches(option, target.options, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            valid = ", ".join(target.options) or "none"
+            raise InvalidOptionError(
+                f"target '{target.name}' does not accept option '{option}'.{hint} Valid: {valid}"
+            )
+
+
+def check_precision(target: TargetInfo, precision: str) -> None:
+    if precision not in target.precisions:
+        close = difflib.get_close_matches(precision, target.precisions, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise InvalidOptionError(
+            f"target '{target.name}' cannot do precision '{precision}'.{hint} "
+            f"Valid: {', '.join(target.precisions)}"
+        )

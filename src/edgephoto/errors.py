@@ -1,0 +1,145 @@
+"""The one exception tree. Library code raises these; only the CLI turns them into messages.
+
+Each child carries the facts a user needs (the op, the target, the extra, the measured numbers)
+and an exit code, so the CLI can map every failure to a distinct, documented status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+class EdgePhotoError(Exception):
+    """Base of every error edgephoto raises on purpose."""
+
+    exit_code = 1
+
+
+class UnknownNameError(EdgePhotoError, KeyError):
+    """A name (model, target, backend, task, ...) that no registry holds."""
+
+    exit_code = 2
+
+    def __init__(self, kind: str, name: str, choices: Iterable[str]) -> None:
+        import difflib
+
+        self.kind, self.name, self.choices = kind, name, sorted(choices)
+        close = difflib.get_close_matches(name, self.choices, n=1, cutoff=0.5)
+        self.suggestion = close[0] if close else None
+        hint = f" Did you mean '{self.suggestion}'?" if self.suggestion else ""
+        super().__init__(f"unknown {kind} '{name}'.{hint} Valid: {', '.join(self.choices)}")
+
+    def __str__(self) -> str:  # KeyError quotes its message otherwise
+        return str(self.args[0])
+
+
+class InvalidOptionError(EdgePhotoError, ValueError):
+    """An option or value that the chosen target/backend/task does not accept."""
+
+    exit_code = 2
+
+
+class MissingExtraError(EdgePhotoError, ImportError):
+    """An optional dependency is missing; names the extra that installs it."""
+
+    exit_code = 3
+
+    def __init__(self, module: str, extra: str, why: str = "") -> None:
+        self.module, self.extra = module, extra
+        what = f" (needed for {why})" if why else ""
+        super().__init__(
+            f"'{module}' is not installed{what}: pip install 'edgephoto[{extra}]'"
+        )
+
+
+class InputFileError(EdgePhotoError, ValueError):
+    """A model or image file that is missing, corrupt, truncated or of the wrong kind."""
+
+    exit_code = 4
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path, self.problem = str(path), problem
+        super().__init__(f"{path}: {problem}")
+
+
+class UnsupportedOpError(EdgePhotoError):
+    """A graph op that a target (or source loader) cannot express."""
+
+    exit_code = 5
+
+    def __init__(self, op: str, target: str, detail: str = "") -> None:
+        self.op, self.target = op, target
+        more = f": {detail}" if detail else ""
+        super().__init__(f"op '{op}' is not supported by target '{target}'{more}")
+
+
+class ConversionError(EdgePhotoError):
+    """A converter failed for a reason other than a named unsupported op."""
+
+    exit_code = 5
+
+
+class HashMismatchError(EdgePhotoError):
+    """A file whose sha256 is not the pinned one."""
+
+    exit_code = 6
+
+    def __init__(self, path: object, expected: str, actual: str) -> None:
+        self.path, self.expected, self.actual = str(path), expected, actual
+        super().__init__(f"{path}: sha256 {actual[:16]}… does not match pinned {expected[:16]}…")
+
+
+class WeightsNotFoundError(EdgePhotoError):
+    """No weight source worked; lists every source tried and why it failed."""
+
+    exit_code = 7
+
+    def __init__(self, model: str, tried: Sequence[str]) -> None:
+        self.model, self.tried = model, list(tried)
+        super().__init__(f"no weights for '{model}'; tried: " + "; ".join(self.tried))
+
+
+class ParityError(EdgePhotoError):
+    """A converted artifact disagrees with its source beyond tolerance."""
+
+    exit_code = 8
+
+    def __init__(self, message: str, measured: dict[str, Any]) -> None:
+        self.measured = measured
+        super().__init__(message)
+
+
+class AccuracyDropError(EdgePhotoError):
+    """Quantization cost more of the task metric than the allowed limit."""
+
+    exit_code = 9
+
+    def __init__(self, metric: str, drop: float, limit: float, measured: dict[str, Any]) -> None:
+        self.metric, self.drop, self.limit, self.measured = metric, drop, limit, measured
+        super().__init__(f"accuracy drop on {metric}: {drop:.4g} exceeds the limit {limit:.4g}")
+
+
+class OutputError(EdgePhotoError, OSError):
+    """An output location that cannot be written."""
+
+    exit_code = 10
+
+
+class DeviceError(EdgePhotoError):
+    """A device or delegate that is not present on this machine."""
+
+    exit_code = 11
+
+
+class LicenceNotAcceptedError(EdgePhotoError):
+    """A non-permissive model was requested without the explicit accept flag."""
+
+    exit_code = 12
+
+    def __init__(self, model: str, licence: str) -> None:
+        self.model, self.licence = model, licence
+        super().__init__(
+            f"'{model}' is licensed {licence} (not permissive); pass --accept-licence {licence} "
+            "to use it"
+        )
