@@ -111,3 +111,30 @@ def convert_path(path: Path, source: str, target: str, ctx: ConvertContext) -> P
         ctx.progress(f"{ctx.spec.name}: {a} -> {b}")
         path = EDGES[(a, b)](path, ctx)
     return path
+
+
+# Source runners: run a model in its own framework, for parity. A runner factory takes the
+# source path and context and returns a function from named input arrays to named outputs
+# (names as in the ModelSpec; arrays in the spec's layout and dtype).
+Runner = Callable[[dict[str, Any]], dict[str, Any]]
+RunnerFactory = Callable[[Path, ConvertContext], Runner]
+SOURCE_RUNNERS: dict[str, RunnerFactory] = {}
+
+
+def register_source_runner(fmt: str) -> Callable[[RunnerFactory], RunnerFactory]:
+    """Register how to run a model of format `fmt` with its own framework (once per format)."""
+
+    def wrap(fn: RunnerFactory) -> RunnerFactory:
+        if fmt in SOURCE_RUNNERS:
+            raise ValueError(f"source runner for {fmt} is registered twice")
+        SOURCE_RUNNERS[fmt] = fn
+        return fn
+
+    return wrap
+
+
+def source_runner(path: Path, fmt: str, ctx: ConvertContext) -> Runner:
+    _load_edges()
+    if fmt not in SOURCE_RUNNERS:
+        raise ConversionError(f"no way to run a {fmt} model for parity")
+    return SOURCE_RUNNERS[fmt](path, ctx)
