@@ -109,6 +109,8 @@ def resolve(
     for f in spec.files:
         tried: list[str] = []
         path = _find_existing(f, cache, locals_, tried)
+        if path is not None and path != cache / f.path:
+            say(f"{spec.name}: {f.path} found at {path}")
         if path is None:
             path = _fetch_file(spec.name, f, cache, cache_dir, say, tried)
         if path is None:
