@@ -138,3 +138,23 @@ def source_runner(path: Path, fmt: str, ctx: ConvertContext) -> Runner:
     if fmt not in SOURCE_RUNNERS:
         raise ConversionError(f"no way to run a {fmt} model for parity")
     return SOURCE_RUNNERS[fmt](path, ctx)
+
+
+# Finalizers: what a target does to an artifact that needed no conversion (source format ==
+# target format), e.g. rewrite custom ops and embed metadata into a .tflite. Default: unchanged.
+FINALIZERS: dict[str, Edge] = {}
+
+
+def register_finalizer(fmt: str) -> Callable[[Edge], Edge]:
+    def wrap(fn: Edge) -> Edge:
+        if fmt in FINALIZERS:
+            raise ValueError(f"finalizer for {fmt} is registered twice")
+        FINALIZERS[fmt] = fn
+        return fn
+
+    return wrap
+
+
+def finalize(path: Path, fmt: str, ctx: ConvertContext) -> Path:
+    _load_edges()
+    return FINALIZERS[fmt](path, ctx) if fmt in FINALIZERS else path

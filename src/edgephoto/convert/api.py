@@ -1,0 +1,282 @@
+"""Convert a zoo model (or a user's model) to deployable artifacts, each parity-checked and
+described by a manifest. The only public entry: `convert_model`.
+
+Artifacts are built in a scratch directory inside the output directory and moved into place
+only when complete, so an interrupted or failed conversion never leaves a half-written artifact.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgephoto import __version__
+from edgephoto.convert import graph, parity
+from edgephoto.convert.targets import TargetInfo, check_precision
+from edgephoto.errors import EdgePhotoError, OutputError
+from edgephoto.manifest import file_entries, write_manifest
+from edgephoto.zoo.spec import ModelSpec, TensorSpec
+
+TOOL_PACKAGES = (
+    "tensorflow", "tf-keras", "onnx", "onnxruntime", "tf2onnx", "onnx2tf", "torch",
+    "openvino", "coremltools", "ai-edge-litert",
+)
+
+
+@dataclass
+class ArtifactResult:
+    """One (model, target, precision) outcome, as printed by `convert --json`."""
+
+    model: str
+    target: str
+    precision: str
+    path: str | None = None
+    ok: bool = False
+    size_bytes: int = 0
+    seconds: float = 0.0
+    parity: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    error_type: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def tool_versions() -> dict[str, str]:
+    versions = {"edgephoto": __version__, "python": platform.python_version()}
+    for package in TOOL_PACKAGES:
+        try:
+            versions[package] = importlib_metadata.version(package)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def metadata_for(spec: ModelSpec, target: str, precision: str) -> dict[str, str]:
+    """Flat string metadata that targets embed in the artifact itself."""
+    norm = spec.inputs[0].normalization
+    return {
+        "edgephoto.model": spec.name,
+        "edgephoto.task": spec.task,
+        "edgephoto.target": target,
+        "edgephoto.precision": precision,
+        "edgephoto.scale": str(spec.scale),
+        "edgephoto.layout": spec.inputs[0].layout,
+        "edgephoto.normalization": (
+            f"(x - {list(norm.mean)}) / {list(norm.std)} on {norm.color} 0-255" if norm else "none"
+        ),
+        "edgephoto.licence": spec.licence,
+        "edgephoto.upstream": spec.upstream,
+        "edgephoto.version": __version__,
+    }
+
+
+def _tensor_entry(tensor: TensorSpec, actual_name: str) -> dict[str, Any]:
+    norm = tensor.normalization
+    return {
+        "name": actual_name,
+        "spec_name": tensor.name,
+        "shape": list(tensor.shape),
+        "dtype": tensor.dtype,
+        "layout": tensor.layout,
+        "normalization": (
+            {"mean": list(norm.mean), "std": list(norm.std), "color": norm.color} if norm else None
+        ),
+        "meaning": tensor.meaning,
+    }
+
+
+def _name_map(spec_tensors: tuple[TensorSpec, ...], actual: list[Any]) -> dict[str, str]:
+    """Spec name -> artifact tensor name: by name when kept, else by position and shape."""
+    names = [t.name for t in actual]
+    mapping = {}
+    for index, tensor in enumerate(spec_tensors):
+        if tensor.name in names:
+            mapping[tensor.name] = tensor.name
+            continue
+        same_shape = [
+            t.name for t in actual
+            if len(t.shape) == len(tensor.shape)
+            and all(a in (None, b) or b is None for a, b in zip(t.shape, tensor.shape, strict=False))
+            and t.name not in mapping.values()
+        ]
+        mapping[tensor.name] = same_shape[0] if len(same_shape) == 1 else names[index]
+    return mapping
+
+
+class _ModelWork:
+    """Intermediate formats of one model, built once and shared by all its targets."""
+
+    def __init__(self, spec: ModelSpec, source: Path, workdir: Path, options: dict[str, Any],
+                 progress: Callable[[str], None]) -> None:
+        self.spec, self.workdir = spec, workdir
+        self.options, self.progress = options, progress
+        self.paths: dict[str, Path] = {spec.source_format: source}
+        self.notes: list[str] = []
+
+    def context(self, subdir: str, extra: dict[str, Any]) -> graph.ConvertContext:
+        directory = self.workdir / subdir
+        directory.mkdir(parents=True, exist_ok=True)
+        return graph.ConvertContext(
+            self.spec, directory, {**self.options, **extra}, self.progress, self.notes
+        )
+
+    def reach(self, node: str, extra: dict[str, Any]) -> Path:
+        """Path of the model in format `node`, converting along the shortest chain once."""
+        if node in self.paths:
+            return self.paths[node]
+        path = self.paths[self.spec.source_format]
+        for a, b in graph.find_path(self.spec.source_format, node):
+            if b not in self.paths:
+                self.progress(f"{self.spec.name}: {a} -> {b}")
+                ctx = self.context(b, extra)
+                self.paths[b] = graph.EDGES[(a, b)](self.paths[a], ctx)
+            path = self.paths[b]
+        return path
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output directory {out_dir}: {exc.strerror}") from None
+    if not os.access(out_dir, os.W_OK):
+        raise OutputError(f"output directory {out_dir} is not writable")
+
+
+def _install(staging: Path, final: Path) -> None:
+    """Move a finished artifact directory into place, replacing an older one atomically enough:
+    the old one is renamed aside first and deleted only after the new one is in place."""
+    old = final.with_name(f".{final.name}.old")
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(staging, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _run_parity(work: _ModelWork, target: TargetInfo, artifact: Path) -> dict[str, Any]:
+    spec = work.spec
+    if target.parity_backend is None:
+        from edgephoto.convert.coreml_check import check_mlpackage
+
+        return {"structural": check_mlpackage(artifact, spec)}
+    from edgephoto.runtime.backends.base import load_backend
+
+    source_run = graph.source_runner(work.paths[spec.source_format], spec.source_format,
+                                     work.context("parity", {}))
+    options = {"inference_precision": "f32"} if target.parity_backend == "openvino" else {}
+    backend = load_backend(target.parity_backend, artifact, device="cpu", **options)
+    try:
+        in_map = _name_map(spec.inputs, backend.inputs())
+        out_map = _name_map(spec.outputs, backend.outputs())
+
+        def run_artifact(feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            result = backend.run({in_map[k]: v for k, v in feed.items()})
+            return {name: result[actual] for name, actual in out_map.items()}
+
+        numbers = parity.compare(spec, source_run, run_artifact, parity.parity_inputs(spec))
+        numbers["backend"] = backend.describe()
+        numbers["io_names"] = {"inputs": in_map, "outputs": out_map}
+    finally:
+        backend.close()
+    parity.gate(spec, target.name, numbers)
+    return numbers
+
+
+def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir: Path) -> ArtifactResult:
+    """Convert, check and install one artifact; failures are returned, not raised."""
+    spec = work.spec
+    result = ArtifactResult(spec.name, target.name, precision)
+    started = time.perf_counter()
+    staging = Path(tempfile.mkdtemp(prefix=f".{spec.name}-{target.name}-", dir=out_dir))
+    try:
+        check_precision(target, precision)
+        extra = {"metadata": metadata_for(spec, target.name, precision), "precision": precision}
+        built = work.reach(target.node, extra)
+        if target.node == spec.source_format:  # nothing to convert: finalize a copy
+            built = graph.finalize(built, target.node, work.context(f"final-{target.name}", extra))
+        if precision != "fp32":
+            from edgephoto.quantize import quantize_artifact
+
+            built = quantize_artifact(built, target.name, precision,
+                                      work.context(f"{target.name}-{precision}", extra))
+        artifact = staging / f"{spec.name}{target.suffix}"
+        companions = [built.with_suffix(".bin")] if target.suffix == ".xml" else []
+        (shutil.copytree if built.is_dir() else shutil.copy2)(built, artifact)
+        for companion in companions:
+            shutil.copy2(companion, artifact.with_suffix(companion.suffix))
+        numbers = _run_parity(work, target, artifact) if precision == "fp32" else {}
+        io_names = numbers.pop("io_names", None) or {
+            "inputs": {t.name: t.name for t in spec.inputs},
+            "outputs": {t.name: t.name for t in spec.outputs},
+        }
+        files = [artifact, *[artifact.with_suffix(c.suffix) for c in companions]]
+        manifest = {
+            "model": spec.name,
+            "task": spec.task,
+            "target": target.name,
+            "precision": precision,
+            "files": file_entries(staging, files),
+            "inputs": [_tensor_entry(t, io_names["inputs"][t.name]) for t in spec.inputs],
+            "outputs": [_tensor_entry(t, io_names["outputs"][t.name]) for t in spec.outputs],
+            "scale": spec.scale,
+            "tile": spec.tile.__dict__,
+            "licence": spec.licence,
+            "upstream": spec.upstream,
+            "description": spec.description,
+            "source_format": spec.source_format,
+            "conversion_path": [spec.source_format] + [b for _, b in graph.find_path(spec.source_format, target.node)],
+            "tools": tool_versions(),
+            "parity": numbers,
+            "notes": list(dict.fromkeys(work.notes)),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        write_manifest(staging, manifest)
+        final = out_dir / spec.name / f"{target.name}-{precision}"
+        final.parent.mkdir(parents=True, exist_ok=True)
+        _install(staging, final)
+        result.ok, result.path, result.parity = True, str(final), numbers
+        result.size_bytes = sum(entry["bytes"] for entry in manifest["files"])
+    except EdgePhotoError as exc:
+        result.error, result.error_type = str(exc), type(exc).__name__
+        result.parity = getattr(exc, "measured", {}) or {}
+    except Exception as exc:  # a converter's own failure: keep going with the other artifacts
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        result.error, result.error_type = f"{type(exc).__name__}: {first_line}", "ConversionError"
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        result.seconds = round(time.perf_counter() - started, 2)
+    return result
+
+
+def convert_model(
+    spec: ModelSpec,
+    source: Path,
+    targets: list[TargetInfo],
+    out_dir: Path,
+    *,
+    precisions: tuple[str, ...] = ("fp32",),
+    options: dict[str, Any] | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> list[ArtifactResult]:
+    """Build every (target, precision) artifact of one model into `out_dir/<model>/`."""
+    _check_out_dir(out_dir)
+    results = []
+    with tempfile.TemporaryDirectory(prefix=f".work-{spec.name}-", dir=out_dir) as workdir:
+        work = _ModelWork(spec, source, Path(workdir), dict(options or {}), progress)
+        for target in targets:
+            for precision in precisions:
+                progress(f"{spec.name} -> {target.name} ({precision})")
+                results.append(build_artifact(work, target, precision, out_dir))
+    return results

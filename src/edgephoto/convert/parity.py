@@ -1,0 +1,147 @@
+"""Parity: run the source (in its own framework) and the artifact (through a runtime backend) on
+real photos, and compare per output (max/mean absolute error) and with the task's own metric.
+
+Tolerances are per task and precision; a float conversion out of tolerance is a failed
+conversion that carries the numbers (errors.ParityError).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from edgephoto import metrics
+from edgephoto.errors import ParityError
+from edgephoto.zoo.spec import ModelSpec, TensorSpec
+
+SAMPLE_PHOTOS = ("astronaut.jpg", "coffee.jpg", "chelsea.jpg")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Gate for one task at one precision: the task metric's bound, and a raw-error bound."""
+
+    metric: str
+    bound: float
+    higher_is_better: bool
+    max_abs: float | None = None  # on outputs in model space; None = not gated
+
+    def passes(self, value: float) -> bool:
+        return value >= self.bound if self.higher_is_better else value <= self.bound
+
+
+# Float conversions must agree closely; quantized ones are judged by quantize's accuracy guard.
+FLOAT_TOLERANCES: dict[str, Tolerance] = {
+    "upscale": Tolerance("psnr", 50.0, True),
+    "segmentation": Tolerance("iou", 0.99, True, max_abs=0.02),
+    "matting": Tolerance("iou", 0.99, True, max_abs=0.02),
+    "depth": Tolerance("spearman", 0.99, True),
+    "face_detection": Tolerance("rel_error", 1e-3, False),
+    "face_landmarks": Tolerance("rel_error", 1e-3, False),
+}
+
+
+def sample_photo_paths() -> list[Path]:
+    root = resources.files("edgephoto") / "data"
+    return [Path(str(root / name)) for name in SAMPLE_PHOTOS]
+
+
+def _to_model_input(rgb: np.ndarray, tensor: TensorSpec) -> np.ndarray:
+    """Resize a real photo to the tensor's size and normalise it (NHWC or NCHW)."""
+    h, w = tensor.hw
+    image = Image.fromarray(rgb)
+    norm = tensor.normalization
+    if norm is not None and norm.color == "Y":
+        image = image.convert("YCbCr")
+    pixels = np.asarray(image.resize((w, h), Image.Resampling.BICUBIC), np.float32)
+    if norm is not None and norm.color == "Y":
+        pixels = pixels[..., :1]
+    elif norm is not None and norm.color == "BGR":
+        pixels = pixels[..., ::-1]
+    values = norm.apply(pixels, tensor.dtype) if norm else pixels.astype(tensor.dtype)
+    if tensor.layout == "NCHW":
+        values = values.transpose(2, 0, 1)
+    return values[None]
+
+
+def parity_inputs(spec: ModelSpec, photos: list[Path] | None = None) -> list[dict[str, np.ndarray]]:
+    """One feed dict per real photo (single-image-input models)."""
+    feeds = []
+    for path in photos or sample_photo_paths():
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        feeds.append({spec.inputs[0].name: _to_model_input(rgb, spec.inputs[0])})
+    return feeds
+
+
+def _task_metric(spec: ModelSpec, name: str, ref: np.ndarray, out: np.ndarray) -> float:
+    tolerance = FLOAT_TOLERANCES.get(spec.task)
+    metric = tolerance.metric if tolerance else "rel_error"
+    ref64, out64 = ref.astype(np.float64), out.astype(np.float64)
+    if metric == "psnr":
+        tensor = next((t for t in spec.outputs if t.name == name), None)
+        if tensor is not None and tensor.normalization is not None:
+            ref64, out64 = tensor.normalization.invert(ref64), tensor.normalization.invert(out64)
+        return metrics.psnr(np.clip(ref64, 0, 255), np.clip(out64, 0, 255))
+    if metric == "iou":
+        if ref64.shape[-1] == 2:  # two-class logits (meet): person = channel 1 wins
+            return metrics.iou(ref64[..., 1] > ref64[..., 0], out64[..., 1] > out64[..., 0])
+        return metrics.iou(ref64 > 0.5, out64 > 0.5)
+    if metric == "spearman":
+        return metrics.spearman(ref64.ravel(), out64.ravel())
+    scale = max(float(np.abs(ref64).max()), 1e-6)
+    return float(np.abs(ref64 - out64).max() / scale)
+
+
+def compare(
+    spec: ModelSpec,
+    run_source: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
+    run_artifact: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]],
+    feeds: list[dict[str, np.ndarray]],
+) -> dict[str, Any]:
+    """Per-output errors and the task metric (worst over photos)."""
+    per_output: dict[str, dict[str, float]] = {}
+    for feed in feeds:
+        ref, out = run_source(feed), run_artifact(feed)
+        for tensor in spec.outputs:
+            a, b = np.asarray(ref[tensor.name]), np.asarray(out[tensor.name])
+            if a.shape != b.shape:
+                raise ParityError(
+                    f"output '{tensor.name}' has shape {b.shape}, source gives {a.shape}",
+                    {"output": tensor.name, "artifact_shape": b.shape, "source_shape": a.shape},
+                )
+            errors = metrics.abs_errors(a, b)
+            value = _task_metric(spec, tensor.name, a, b)
+            seen = per_output.setdefault(tensor.name, {"max_abs": 0.0, "mean_abs": 0.0, "metric": value})
+            seen["max_abs"] = max(seen["max_abs"], errors["max_abs"])
+            seen["mean_abs"] = max(seen["mean_abs"], errors["mean_abs"])
+            worse = min if FLOAT_TOLERANCES.get(spec.task, Tolerance("", 0, False)).higher_is_better else max
+            seen["metric"] = worse(seen["metric"], value)
+    tolerance = FLOAT_TOLERANCES.get(spec.task, Tolerance("rel_error", 1e-3, False))
+    return {
+        "photos": len(feeds),
+        "metric": tolerance.metric,
+        "outputs": per_output,
+        "tolerance": {"metric": tolerance.metric, "bound": tolerance.bound, "max_abs": tolerance.max_abs},
+    }
+
+
+def gate(spec: ModelSpec, target: str, result: dict[str, Any]) -> None:
+    """Raise ParityError with the numbers when any output is out of tolerance."""
+    tolerance = FLOAT_TOLERANCES.get(spec.task, Tolerance("rel_error", 1e-3, False))
+    for name, numbers in result["outputs"].items():
+        ok = tolerance.passes(numbers["metric"])
+        if tolerance.max_abs is not None:
+            ok = ok and numbers["max_abs"] <= tolerance.max_abs
+        if not ok:
+            raise ParityError(
+                f"{spec.name} -> {target}: output '{name}' out of tolerance: "
+                f"{tolerance.metric}={numbers['metric']:.6g} (bound {tolerance.bound}), "
+                f"max_abs={numbers['max_abs']:.3g}, mean_abs={numbers['mean_abs']:.3g}",
+                numbers,
+            )
