@@ -15,6 +15,7 @@ from edgephoto.errors import EdgePhotoError
 # One module per subcommand; each defines `command` (a click.Command). Add a line to add one.
 SUBCOMMANDS = (
     "edgephoto.cli.zoo",
+    "edgephoto.cli.convert",
 )
 
 

@@ -1,0 +1,118 @@
+"""`edgephoto convert`: zoo models or users' own models to onnx / tflite / openvino / coreml."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from edgephoto.cli.output import emit_json, print_table, progress_display
+from edgephoto.errors import InvalidOptionError, LicenceNotAcceptedError
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InvalidOptionError(f"--option expects KEY=VALUE, got '{pair}'")
+        options[key.strip()] = value.strip()
+    return options
+
+
+def _floats(text: str | None) -> tuple[float, ...] | None:
+    return tuple(float(x) for x in text.split(",")) if text else None
+
+
+@click.command("convert")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--model", "-m", "model_name", help="Zoo model name, or 'all' (permissive models).")
+@click.option("--target", "-t", "targets", default="all", show_default=True,
+              help="Comma-separated targets: onnx,tflite,openvino,coreml or 'all'.")
+@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=Path("artifacts"),
+              show_default=True, help="Output directory (one sub-directory per model).")
+@click.option("--quantize", "-q", "precisions", default="fp32", show_default=True,
+              help="Comma-separated precisions to build (fp32,fp16,int8,...; per target).")
+@click.option("--option", "target_options", multiple=True, metavar="KEY=VALUE",
+              help="Target option, e.g. opset=17 (refused by targets that do not accept it).")
+@click.option("--accept-licence", "accepted", multiple=True, metavar="LICENCE",
+              help="Opt in to a non-permissive licence (e.g. AGPL-3.0) for models that need it.")
+@click.option("--weights-dir", "weights_dirs", multiple=True, type=click.Path(path_type=Path),
+              help="Local directory to look for zoo weights in (before any download).")
+@click.option("--task", help="User model: its task (upscale, segmentation, depth, matting, ...).")
+@click.option("--scale", type=int, help="User model: upscale factor.")
+@click.option("--input-shape", help="User model: fixed input shape, e.g. 1,128,128,3.")
+@click.option("--mean", help="User model: normalisation mean(s) on 0-255 pixels.")
+@click.option("--std", help="User model: normalisation std(s) on 0-255 pixels.")
+@click.option("--config", "config", type=click.Path(path_type=Path, exists=True),
+              help="User model: YAML with task/scale/input_shape/mean/std/color/layout/outputs.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per artifact.")
+def command(
+    path: Path | None, model_name: str | None, targets: str, out_dir: Path, precisions: str,
+    target_options: tuple[str, ...], accepted: tuple[str, ...], weights_dirs: tuple[Path, ...],
+    task: str | None, scale: int | None, input_shape: str | None, mean: str | None,
+    std: str | None, config: Path | None, as_json: bool,
+) -> None:
+    """Convert zoo models (--model NAME|all) or a model file (PATH) to deployable artifacts.
+
+    Every artifact gets a manifest.json and a parity check against its source on real photos.
+    """
+    from edgephoto.convert.api import convert_model
+    from edgephoto.convert.targets import check_options, parse_targets
+    from edgephoto.zoo import all_models, get_model
+    from edgephoto.zoo.weights import resolve
+
+    if (path is None) == (model_name is None):
+        raise InvalidOptionError("give either a model file PATH or --model NAME|all")
+    chosen = parse_targets(targets)
+    options = _parse_options(target_options)
+    for target in chosen:
+        check_options(target, options)
+    precision_list = tuple(p.strip() for p in precisions.split(",") if p.strip())
+
+    jobs = []
+    if path is not None:
+        from edgephoto.convert.user_model import UserModelOptions, spec_from_file
+
+        given = {"task": task, "scale": scale, "mean": _floats(mean), "std": _floats(std),
+                 "input_shape": tuple(int(x) for x in input_shape.split(",")) if input_shape else None}
+        if config is not None:
+            user = UserModelOptions.from_yaml(config, **given)
+        else:
+            if not task:
+                raise InvalidOptionError("a model file needs --task (or --config with a task)")
+            user = UserModelOptions(**{k: v for k, v in given.items() if v is not None})  # type: ignore[arg-type]
+        spec = spec_from_file(path, user)
+        jobs.append((spec, path))
+    else:
+        specs = all_models() if model_name == "all" else [get_model(str(model_name))]
+        for spec in specs:
+            if not spec.permissive and spec.licence not in accepted:
+                raise LicenceNotAcceptedError(spec.name, spec.licence)
+        with progress_display(not as_json or sys.stderr.isatty()) as progress:
+            for spec in specs:
+                root = resolve(spec, progress=progress, local_dirs=list(weights_dirs) or None)
+                jobs.append((spec, root / spec.files[0].path))
+
+    results = []
+    with progress_display(not as_json or sys.stderr.isatty()) as progress:
+        for spec, source in jobs:
+            results.extend(convert_model(spec, source, chosen, out_dir, precisions=precision_list,
+                                         options=options, progress=progress))
+    if as_json:
+        emit_json([r.to_dict() for r in results])
+    else:
+        rows = []
+        for r in results:
+            first = next(iter(r.parity.get("outputs", {}).values()), {}) if r.parity else {}
+            metric = r.parity.get("metric", "structural" if "structural" in r.parity else "")
+            value = f"{metric}={first['metric']:.4g} max|d|={first['max_abs']:.2g}" if first else metric
+            rows.append([r.model, r.target, r.precision, "ok" if r.ok else "FAILED",
+                         f"{r.size_bytes / 1e6:.2f} MB", value, f"{r.seconds:.1f}s",
+                         r.error or r.path])
+        print_table("edgephoto convert", ["model", "target", "precision", "status", "size",
+                                          "parity", "time", "path / error"], rows)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise SystemExit(8 if all(r.error_type == "ParityError" for r in failed) else 5)
