@@ -202,15 +202,20 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
     staging = Path(tempfile.mkdtemp(prefix=f".{spec.name}-{target.name}-", dir=out_dir))
     try:
         check_precision(target, precision)
-        extra = {"metadata": metadata_for(spec, target.name, precision), "precision": precision}
+        extra: dict[str, Any] = {"metadata": metadata_for(spec, target.name, precision),
+                                 "precision": precision}
+        # quantizers may need another format of the same model (TFLite int8 needs the SavedModel)
+        extra["reach"] = lambda node: work.reach(node, extra)
         built = work.reach(target.node, extra)
         if target.node == spec.source_format:  # nothing to convert: finalize a copy
             built = graph.finalize(built, target.node, work.context(f"final-{target.name}", extra))
+        accuracy: dict[str, Any] = {}
         if precision != "fp32":
             from edgephoto.quantize import quantize_artifact
 
-            built = quantize_artifact(built, target.name, precision,
-                                      work.context(f"{target.name}-{precision}", extra))
+            built, accuracy = quantize_artifact(
+                built, target.name, precision, work.context(f"{target.name}-{precision}", extra)
+            )
         artifact = staging / f"{spec.name}{target.suffix}"
         companions = [built.with_suffix(".bin")] if target.suffix == ".xml" else []
         (shutil.copytree if built.is_dir() else shutil.copy2)(built, artifact)
@@ -239,6 +244,7 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
             "conversion_path": [spec.source_format] + [b for _, b in graph.find_path(spec.source_format, target.node)],
             "tools": tool_versions(),
             "parity": numbers,
+            "accuracy": accuracy,
             "notes": list(dict.fromkeys(work.notes)),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
@@ -246,7 +252,7 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
         final = out_dir / spec.name / f"{target.name}-{precision}"
         final.parent.mkdir(parents=True, exist_ok=True)
         _install(staging, final)
-        result.ok, result.path, result.parity = True, str(final), numbers
+        result.ok, result.path, result.parity = True, str(final), numbers or accuracy
         result.size_bytes = sum(entry["bytes"] for entry in manifest["files"])
     except EdgePhotoError as exc:
         result.error, result.error_type = str(exc), type(exc).__name__
