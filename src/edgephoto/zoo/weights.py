@@ -36,9 +36,9 @@ URL_TIMEOUT = 60.0
 FETCH_TIMEOUT = 1800.0  # npm/pip subprocesses: large packages on slow links
 _CHUNK = 1 << 20
 
-# Files already hashed in this process: (path, size, mtime_ns) -> sha256. Saves re-hashing
+# Files already hashed in this process: (path, inode, size, mtime_ns) -> sha256. Saves re-hashing
 # 100 MB models on every resolve() call; any change to the file changes the key.
-_HASHED: dict[tuple[str, int, int], str] = {}
+_HASHED: dict[tuple[str, int, int, int], str] = {}
 
 
 class _SourceFailed(Exception):
@@ -68,7 +68,7 @@ def local_weight_dirs(local_dirs: Sequence[Path] | None = None) -> list[Path]:
 
 def sha256_file(path: Path) -> str:
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
     if key not in _HASHED:
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
