@@ -24,7 +24,7 @@ def list_models(as_json: bool, include_restricted: bool) -> None:
     """List zoo models: name, task, licence, size, sources, cached or not."""
     from edgephoto.zoo.weights import is_cached
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec in all_models(include_restricted=True):
         sources = sorted({s.kind for f in spec.files for s in f.sources})
         rows.append(

@@ -373,10 +373,10 @@ def _read_members(archive: Path, names: list[str], dest: Path) -> dict[str, Path
                 for info in tf:
                     if info.isfile() and info.name in wanted and info.name not in out:
                         out[info.name] = _temp_path(dest, "member")
-                        src = tf.extractfile(info)
-                        assert src is not None  # isfile() guarantees a stream
-                        with src, open(out[info.name], "wb") as dst:
-                            shutil.copyfileobj(src, dst, _CHUNK)
+                        stream = tf.extractfile(info)
+                        assert stream is not None  # isfile() guarantees a stream
+                        with stream, open(out[info.name], "wb") as dst:
+                            shutil.copyfileobj(stream, dst, _CHUNK)
                         if len(out) == len(wanted):
                             break
     except BaseException:
