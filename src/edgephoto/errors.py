@@ -143,3 +143,11 @@ class LicenceNotAcceptedError(EdgePhotoError):
             f"'{model}' is licensed {licence} (not permissive); pass --accept-licence {licence} "
             "to use it"
         )
+
+
+class EdgePhotoWarning(UserWarning):
+    """Something the user should know but that does not stop the work (e.g. a device fallback).
+
+    Library code warns with this category instead of printing; filter it with
+    `warnings.simplefilter("error", EdgePhotoWarning)` to make every fallback fatal.
+    """

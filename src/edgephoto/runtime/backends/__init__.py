@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edgephoto.registry import Registry
-from edgephoto.runtime.backends.base import Backend, BackendInfo
+from edgephoto.runtime.backends.base import Backend, BackendInfo, TensorInfo, load_backend
 
 BACKENDS: Registry[BackendInfo] = Registry(
     "backend",
@@ -17,4 +17,4 @@ BACKENDS: Registry[BackendInfo] = Registry(
     ),
 )
 
-__all__ = ["BACKENDS", "Backend", "BackendInfo"]
+__all__ = ["BACKENDS", "Backend", "BackendInfo", "TensorInfo", "load_backend"]

@@ -1,0 +1,78 @@
+"""Load an artifact directory: check every file's sha256, pick the backend, load the model.
+
+The manifest (edgephoto.manifest) lists the files, the target and the tensors; the model file
+is the listed file whose suffix the backend loads (.onnx, .tflite, .xml, .mlpackage).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from edgephoto import manifest as manifest_io
+from edgephoto.errors import InputFileError, InvalidOptionError
+from edgephoto.runtime.backends import BACKENDS, Backend, BackendInfo, load_backend
+
+# target (as written by the converter) -> the backend that runs it by default
+DEFAULT_BACKEND = {
+    "onnx": "onnxruntime",
+    "tflite": "litert",
+    "openvino": "openvino",
+    "coreml": "coreml",
+}
+
+
+def default_backend(manifest: dict[str, Any]) -> str:
+    """The backend for the manifest's target, else the first backend that loads a listed file."""
+    target = manifest.get("target")
+    if target in DEFAULT_BACKEND:
+        return DEFAULT_BACKEND[target]
+    for name, info in BACKENDS:
+        if info.suffixes and _find_model(manifest, info) is not None:
+            return name
+    raise InvalidOptionError(
+        f"no backend runs target '{target}' (files: "
+        f"{', '.join(e['path'] for e in manifest.get('files', []))}); pass backend=..."
+    )
+
+
+def _find_model(manifest: dict[str, Any], info: BackendInfo) -> str | None:
+    """Relative path of the model file (or bundle directory) this backend loads."""
+    files = [PurePosixPath(e["path"]) for e in manifest.get("files", [])]
+    for suffix in info.suffixes:  # the backend's preferred suffix first
+        for path in files:
+            for depth in range(1, len(path.parts) + 1):  # .mlpackage is a directory
+                prefix = PurePosixPath(*path.parts[:depth])
+                if prefix.suffix == suffix:
+                    return prefix.as_posix()
+    if not info.suffixes and files:
+        return files[0].as_posix()
+    return None
+
+
+def load_artifact(
+    path: str | Path,
+    *,
+    backend: str | None = None,
+    device: str = "auto",
+    verify: bool = True,
+    **options: Any,
+) -> tuple[Backend, dict[str, Any]]:
+    """(loaded Backend, manifest) for an artifact directory (or a file inside one).
+
+    Every listed file is re-hashed first (HashMismatchError on tamper, InputFileError when one
+    is missing); `verify=False` skips that for a caller that has just checked.
+    """
+    path = Path(path)
+    root = path if path.is_dir() and not path.suffix else path.parent
+    manifest = manifest_io.read_manifest(root)
+    if verify:
+        manifest_io.verify(root, manifest)
+    name = backend or default_backend(manifest)
+    info = BACKENDS.get(name)
+    relative = _find_model(manifest, info)
+    if relative is None:
+        raise InputFileError(
+            root, f"no file for backend '{name}' (it loads {', '.join(info.suffixes)})"
+        )
+    return load_backend(name, root / relative, device=device, **options), manifest
