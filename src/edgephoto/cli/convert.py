@@ -58,8 +58,8 @@ def command(
 
     Every artifact gets a manifest.json and a parity check against its source on real photos.
     """
-    from edgephoto.convert.api import convert_model
-    from edgephoto.convert.targets import check_options, parse_targets
+    from edgephoto.convert.api import check_out_dir, convert_model
+    from edgephoto.convert.targets import check_options, check_precision, parse_targets
     from edgephoto.zoo import all_models, get_model
     from edgephoto.zoo.weights import resolve
 
@@ -70,6 +70,10 @@ def command(
     for target in chosen:
         check_options(target, options)
     precision_list = tuple(p.strip() for p in precisions.split(",") if p.strip())
+    for precision in precision_list:  # refused here if no chosen target can do it at all
+        if not any(precision in t.precisions for t in chosen):
+            check_precision(chosen[0], precision)
+    check_out_dir(out_dir)
 
     jobs = []
     if path is not None:

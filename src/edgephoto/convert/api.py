@@ -145,7 +145,7 @@ class _ModelWork:
         return path
 
 
-def _check_out_dir(out_dir: Path) -> None:
+def check_out_dir(out_dir: Path) -> None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -277,7 +277,7 @@ def convert_model(
     progress: Callable[[str], None] = lambda message: None,
 ) -> list[ArtifactResult]:
     """Build every (target, precision) artifact of one model into `out_dir/<model>/`."""
-    _check_out_dir(out_dir)
+    check_out_dir(out_dir)
     results = []
     with tempfile.TemporaryDirectory(prefix=f".work-{spec.name}-", dir=out_dir) as workdir:
         work = _ModelWork(spec, source, Path(workdir), dict(options or {}), progress)
