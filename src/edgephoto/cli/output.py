@@ -24,7 +24,8 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
         table.add_column(column)
     for row in rows:
         table.add_row(*[str(cell) for cell in row])
-    Console().print(table)
+    # a pipe or CI log gets a wide table rather than one squeezed into 80 columns
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 @contextmanager

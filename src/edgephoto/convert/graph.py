@@ -78,9 +78,9 @@ def _load_edges() -> None:
     if not _loaded:
         import importlib
 
-        _loaded = True
         for module in EDGE_MODULES:
             importlib.import_module(module)  # modules import their frameworks inside edges
+        _loaded = True
 
 
 def find_path(source: str, target: str) -> list[tuple[str, str]]:

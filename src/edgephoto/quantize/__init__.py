@@ -1,0 +1,155 @@
+"""Quantize a float artifact to a lower precision, and measure what it cost.
+
+The algorithm side (calibration photos, held-out photos, task metrics, the drop guard) knows no
+framework; each target is one file (`onnx.py`, `tflite.py`, `openvino.py`, `coreml.py`) that
+registers a quantizer for its target name and is imported only when that target is asked for.
+Entry point: `quantize_artifact(float_path, target, precision, ctx)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgephoto.convert.graph import ConvertContext
+from edgephoto.errors import InvalidOptionError
+from edgephoto.quantize import accuracy
+from edgephoto.quantize.calibration import DEFAULT_SUBSET, CalibrationSet, calibration_dataset
+from edgephoto.registry import Registry
+from edgephoto.zoo.spec import ModelSpec
+
+
+@dataclass
+class QuantResult:
+    """What a target quantizer built: the file, what stayed float, and how it was made."""
+
+    path: Path
+    method: str
+    kept_float: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    accuracy: dict[str, Any] | None = None  # set when the quantizer already measured it
+
+
+@dataclass
+class QuantJob:
+    """Everything a target quantizer may need, with calibration and evaluation built lazily."""
+
+    spec: ModelSpec
+    target: str
+    precision: str
+    source: Path  # the float artifact
+    workdir: Path
+    backend: str | None  # runtime backend that runs this target here (None: cannot measure)
+    options: dict[str, Any]
+    progress: Callable[[str], None]
+    limit: accuracy.Limit
+    calib_dir: Path | None = None
+    subset_size: int = DEFAULT_SUBSET
+    accuracy_control: bool = False
+    notes: list[str] = field(default_factory=list)
+    _calibration: CalibrationSet | None = None
+    _float_outputs: dict[int, Any] = field(default_factory=dict)
+
+    def calibration(self) -> CalibrationSet:
+        if self._calibration is None:
+            self._calibration = calibration_dataset(
+                self.spec, self.calib_dir, subset_size=self.subset_size, progress=self.progress
+            )
+        return self._calibration
+
+    def reach(self, node: str) -> Path:
+        """The same model in another graph format (e.g. the SavedModel for TFLite int8)."""
+        reach = self.options.get("reach")
+        if reach is None:
+            raise InvalidOptionError(
+                f"{self.target} {self.precision} needs the model as {node}; quantize it through "
+                f"`edgephoto convert --quantize` or `edgephoto quantize` of a zoo artifact"
+            )
+        return Path(reach(node))
+
+    def evaluate(self, path: Path) -> dict[str, Any]:
+        """Task metrics of `path` against the float artifact on the held-out photos."""
+        assert self.backend is not None
+        holdout = self.calibration().holdout
+        if not self._float_outputs:
+            run_float, close = accuracy.open_runner(self.backend, self.source, self.spec)
+            try:
+                self._float_outputs = {i: run_float(s.feed) for i, s in enumerate(holdout)}
+            finally:
+                close()
+        run_quant, close = accuracy.open_runner(self.backend, path, self.spec)
+        cached = {id(s.feed): self._float_outputs[i] for i, s in enumerate(holdout)}
+        try:
+            return accuracy.measure(self.spec, lambda feed: cached[id(feed)], run_quant, holdout)
+        finally:
+            close()
+
+    def passes(self, numbers: dict[str, Any]) -> bool:
+        return bool(numbers["drop"] <= self.limit.limit)
+
+
+Quantizer = Callable[[QuantJob], QuantResult]
+QUANTIZERS: Registry[Quantizer] = Registry(
+    "quantizer",
+    modules=(
+        "edgephoto.quantize.onnx",
+        "edgephoto.quantize.tflite",
+        "edgephoto.quantize.openvino",
+        "edgephoto.quantize.coreml",
+    ),
+)
+NEEDS_CALIBRATION = {"int8", "int8-io"}
+
+
+def quantize_artifact(
+    path: Path, target: str, precision: str, ctx: ConvertContext
+) -> tuple[Path, dict[str, Any]]:
+    """Quantize the float artifact at `path`; returns (quantized path, accuracy for the manifest).
+
+    ctx.options may carry: calib_dir, subset_size, accuracy_control (bool), max_drop (float, in
+    the task metric's unit), reach (format -> path), metadata (flat dict to embed).
+    Raises InvalidOptionError for a precision the target cannot do, AccuracyDropError when the
+    measured drop is beyond the limit.
+    """
+    from edgephoto.convert.targets import TARGETS, check_precision
+
+    info = TARGETS.get(target)
+    check_precision(info, precision)
+    if precision == "fp32":
+        return path, {}
+    options = ctx.options
+    calib = options.get("calib_dir")
+    job = QuantJob(
+        spec=ctx.spec, target=target, precision=precision, source=Path(path), workdir=ctx.workdir,
+        backend=info.parity_backend, options=options, progress=ctx.progress,
+        limit=accuracy.limit_for(ctx.spec, options.get("max_drop")),
+        calib_dir=Path(calib) if calib else None,
+        subset_size=int(options.get("subset_size") or DEFAULT_SUBSET),
+        accuracy_control=bool(options.get("accuracy_control")),
+    )
+    ctx.progress(f"{ctx.spec.name}: quantizing {target} -> {precision}")
+    result = QUANTIZERS.get(target)(job)
+    report: dict[str, Any] = {
+        "precision": precision,
+        "method": result.method,
+        "kept_float": result.kept_float,
+        **result.details,
+        "limit": {"metric": job.limit.metric, "max_drop": job.limit.limit, "unit": job.limit.unit},
+    }
+    if job._calibration is not None:
+        report["data"] = job._calibration.describe()
+    if job.backend is None:
+        report["measured"] = False
+        report["why_not_measured"] = f"no runtime backend for {target} on this platform"
+    else:
+        numbers = result.accuracy or job.evaluate(result.path)
+        report.update(numbers, measured=True)
+        ctx.notes.extend(job.notes)
+        accuracy.guard(job.spec, report, job.limit)
+    report["notes"] = job.notes
+    return result.path, report
+
+
+__all__ = ["QUANTIZERS", "QuantJob", "QuantResult", "quantize_artifact", "calibration_dataset"]
