@@ -1,0 +1,188 @@
+"""What every task needs above a backend: the model facts, feeding batches, resizing to fit.
+
+The facts come from an artifact manifest (or a zoo ModelSpec, same shape via to_dict): tensor
+names, NHWC/NCHW layout, dtype, normalisation, optional output quantization, scale and tile
+policy. `run_model` turns NHWC float batches in pixel space (0..255) into NHWC float outputs,
+hiding layout, dtype, quantization and fixed batch sizes from the task code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edgephoto.errors import InvalidOptionError
+from edgephoto.runtime.backends.base import Backend
+from edgephoto.runtime.refine import resize
+from edgephoto.zoo.spec import Normalization
+
+
+@dataclass(frozen=True)
+class TensorFacts:
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str = "float32"
+    layout: str = "NHWC"
+    normalization: Normalization | None = None
+    quantization: tuple[float, int] | None = None  # (scale, zero_point) of an integer tensor
+
+    @property
+    def hw(self) -> tuple[int | None, int | None]:
+        if len(self.shape) != 4:
+            return None, None
+        return (self.shape[1], self.shape[2]) if self.layout == "NHWC" else (self.shape[2], self.shape[3])
+
+    @property
+    def channels(self) -> int | None:
+        if len(self.shape) != 4:
+            return None
+        return self.shape[3] if self.layout == "NHWC" else self.shape[1]
+
+    @property
+    def batch(self) -> int | None:
+        return self.shape[0] if self.shape else None
+
+    def dequantize(self, values: np.ndarray) -> np.ndarray:
+        """Integer outputs to real values with the tensor's (scale, zero_point); raw if absent."""
+        if self.quantization is None or np.dtype(values.dtype).kind not in "iu":
+            return values.astype(np.float32)
+        scale, zero = self.quantization
+        return (values.astype(np.float32) - zero) * scale
+
+
+def _tensor(entry: Mapping[str, Any]) -> TensorFacts:
+    norm = entry.get("normalization")
+    quant = entry.get("quantization")
+    return TensorFacts(
+        name=str(entry["name"]),
+        shape=tuple(None if d is None or (isinstance(d, int) and d < 0) else int(d) for d in entry["shape"]),
+        dtype=str(entry.get("dtype", "float32")),
+        layout=str(entry.get("layout", "NHWC")),
+        normalization=Normalization(tuple(norm["mean"]), tuple(norm["std"]), norm.get("color", "RGB"))
+        if norm else None,
+        quantization=(float(quant["scale"]), int(quant["zero_point"])) if quant else None,
+    )
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """The manifest facts a task reads."""
+
+    task: str
+    inputs: tuple[TensorFacts, ...]
+    outputs: tuple[TensorFacts, ...]
+    scale: int = 1
+    tile_mode: str = "whole"
+    tile: int = 0
+    overlap: int = 0  # per side, as in zoo.spec.TilePolicy
+    receptive_field: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, source: Any) -> ModelFacts:
+        """From a manifest dict, a ModelSpec, or ModelFacts itself."""
+        if isinstance(source, ModelFacts):
+            return source
+        data = source.to_dict() if hasattr(source, "to_dict") else dict(source)
+        tile = data.get("tile") or {}
+        return cls(
+            task=str(data.get("task", "")),
+            inputs=tuple(_tensor(t) for t in data["inputs"]),
+            outputs=tuple(_tensor(t) for t in data["outputs"]),
+            scale=int(data.get("scale", 1)),
+            tile_mode=str(tile.get("mode", "whole")),
+            tile=int(tile.get("tile", 0)),
+            overlap=int(tile.get("overlap", 0)),
+            receptive_field=int(tile.get("receptive_field", 0)),
+            extra=dict(data.get("extra") or {}),
+        )
+
+    @property
+    def input(self) -> TensorFacts:
+        return self.inputs[0]
+
+    def output(self, name: str | None = None) -> TensorFacts:
+        if name is None:
+            return self.outputs[0]
+        for tensor in self.outputs:
+            if name in (tensor.name, tensor.name.split(":")[0]):
+                return tensor
+        raise InvalidOptionError(f"model has no output '{name}' ({[t.name for t in self.outputs]})")
+
+
+def _pick(outputs: Mapping[str, np.ndarray], name: str, index: int) -> np.ndarray:
+    if name in outputs:
+        return outputs[name]
+    values = list(outputs.values())
+    if len(values) <= index:
+        raise InvalidOptionError(f"backend returned no output '{name}' (got {list(outputs)})")
+    return values[index]
+
+
+def run_model(backend: Backend, facts: ModelFacts, pixels: np.ndarray) -> list[np.ndarray]:
+    """Feed an (N, H, W, C) batch of 0..255 pixels; return every output, NHWC, dequantized.
+
+    Normalisation (and integer rounding) follows the input tensor; a model with a fixed batch
+    dimension gets its batch padded and run in chunks, so callers choose any batch size.
+    """
+    spec = facts.input
+    norm = spec.normalization or Normalization()
+    if norm.color == "BGR":
+        pixels = pixels[..., ::-1]
+    feed = norm.apply(pixels, spec.dtype)
+    fixed = spec.batch
+    step = fixed if fixed else len(feed)
+    chunks: list[list[np.ndarray]] = []
+    for i in range(0, len(feed), step):
+        part = feed[i : i + step]
+        real = len(part)
+        if fixed and real < fixed:
+            part = np.concatenate([part, np.repeat(part[-1:], fixed - real, axis=0)])
+        if spec.layout == "NCHW":
+            part = part.transpose(0, 3, 1, 2)
+        result = backend.run({spec.name: np.ascontiguousarray(part)})
+        outs = []
+        for k, tensor in enumerate(facts.outputs):
+            value = tensor.dequantize(_pick(result, tensor.name, k))[:real]
+            if tensor.layout == "NCHW" and value.ndim == 4:
+                value = value.transpose(0, 2, 3, 1)
+            outs.append(value)
+        chunks.append(outs)
+    return [np.concatenate([c[k] for c in chunks]) for k in range(len(facts.outputs))]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How a photo was resized into the model's input: content box (y, x, h, w) in input px."""
+
+    box: tuple[int, int, int, int]
+    photo_hw: tuple[int, int]
+
+
+def fit_to_input(rgb: np.ndarray, size: tuple[int, int], mode: str = "stretch") -> tuple[np.ndarray, Fit]:
+    """Resize a photo to the model input: 'stretch' (ignore aspect) or 'letterbox' (pad, centred).
+
+    Letterbox padding is zero (black), as MediaPipe's image-to-tensor does.
+    """
+    if mode not in ("stretch", "letterbox"):
+        raise InvalidOptionError(f"fit must be 'stretch' or 'letterbox', got '{mode}'")
+    h, w = size
+    ph, pw = rgb.shape[:2]
+    if mode == "stretch":
+        return resize(rgb.astype(np.float32), (h, w), "bilinear"), Fit((0, 0, h, w), (ph, pw))
+    ratio = min(h / ph, w / pw)
+    ch, cw = max(1, round(ph * ratio)), max(1, round(pw * ratio))
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    canvas = np.zeros((h, w, rgb.shape[2]), np.float32)
+    canvas[y0 : y0 + ch, x0 : x0 + cw] = resize(rgb.astype(np.float32), (ch, cw), "bilinear")
+    return canvas, Fit((y0, x0, ch, cw), (ph, pw))
+
+
+def unfit(values: np.ndarray, fit: Fit, input_hw: tuple[int, int]) -> np.ndarray:
+    """Crop a model-resolution map to the content box (output may differ in size from input)."""
+    sy, sx = values.shape[0] / input_hw[0], values.shape[1] / input_hw[1]
+    y, x, h, w = fit.box
+    return values[round(y * sy) : round((y + h) * sy), round(x * sx) : round((x + w) * sx)]

@@ -1,0 +1,106 @@
+"""Super-resolution: tile, infer, blend at output scale; luma-only models upscale Y and resize CbCr.
+
+RGB models (ESRGAN: RGB 0-255 in and out) take tiles of the photo directly. Luma models (FSRCNN,
+input normalisation colour 'Y') see the BT.601 full-range Y plane, as they were trained; Cb/Cr
+are upscaled bicubically strip by strip (PIL's box resize keeps exact filter support across
+strips), so even the colour path never holds a full-size float image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image
+
+from edgephoto.runtime.backends.base import Backend
+from edgephoto.runtime.tasks.common import ModelFacts, run_model
+from edgephoto.runtime.tiling import margin_for, tile_from_budget, tile_image
+
+DEFAULT_BUDGET = 256 << 20  # bytes of model I/O + activations per batch, for dynamic-size models
+
+
+def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 full-range (JPEG/OpenCV) YCbCr from RGB 0..255, float32."""
+    m = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
+    out = rgb.astype(np.float32) @ m.T
+    out[..., 1:] += 128.0
+    return out
+
+
+def ycbcr_to_rgb(ycc: np.ndarray) -> np.ndarray:
+    y, cb, cr = ycc[..., 0], ycc[..., 1] - 128.0, ycc[..., 2] - 128.0
+    return np.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], axis=-1)
+
+
+def to_uint8(values: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+
+
+def tile_size(facts: ModelFacts, *, batch: int, budget_bytes: int | None, overlap: int) -> tuple[int, int]:
+    """The model's fixed input size, or the largest tile the memory budget allows if dynamic."""
+    h, w = facts.input.hw
+    if h is not None and w is not None:
+        return h, w
+    side = tile_from_budget(
+        budget_bytes or DEFAULT_BUDGET, scale=facts.scale, in_channels=facts.input.channels or 3,
+        out_channels=facts.output().channels or 3, overlap=overlap, batch=batch,
+    )
+    return side, side
+
+
+def upscale(
+    backend: Backend,
+    facts: ModelFacts,
+    rgb: np.ndarray,
+    *,
+    batch: int = 1,
+    overlap: int | None = None,
+    budget_bytes: int | None = None,
+    ramp: str = "cosine",
+    progress: Callable[[int, int], None] | None = None,
+    sink: Callable[[int, np.ndarray], None] | None = None,
+) -> np.ndarray | None:
+    """Upscale an (H, W, 3) uint8 photo by the model's scale; uint8 (H*s, W*s, 3).
+
+    `overlap` is px shared by neighbouring tiles (default: twice the policy's per-side
+    overlap). With `sink(y, rows)` finished rows are streamed out and nothing is returned.
+    """
+    facts = ModelFacts.load(facts)
+    s = facts.scale
+    overlap = 2 * facts.overlap if overlap is None else overlap
+    tile = tile_size(facts, batch=batch, budget_bytes=budget_bytes, overlap=overlap)
+    margin = margin_for(facts.receptive_field, overlap)
+    out_norm = facts.output().normalization
+
+    def model_space_to_pixels(values: np.ndarray) -> np.ndarray:
+        return out_norm.invert(values) if out_norm is not None else values
+
+    def run_batch(tiles: np.ndarray) -> np.ndarray:
+        return run_model(backend, facts, tiles)[0]
+
+    options = dict(tile=tile, overlap=overlap, scale=s, batch=batch, margin=margin, ramp=ramp,
+                   progress=progress)
+    luma = facts.input.normalization is not None and facts.input.normalization.color == "Y"
+    if not luma:
+        return tile_image(rgb, run_batch, finish=lambda rows: to_uint8(model_space_to_pixels(rows)),
+                          sink=sink, out_dtype=np.uint8, **options)
+
+    height, width = rgb.shape[:2]
+    ycc = rgb_to_ycbcr(rgb)
+    chroma = [Image.fromarray(np.ascontiguousarray(ycc[..., c]), mode="F") for c in (1, 2)]
+    result = None if sink is not None else np.empty((height * s, width * s, 3), np.uint8)
+
+    def luma_rows(y0: int, rows: np.ndarray) -> None:
+        n = len(rows)
+        box = (0.0, y0 / s, float(width), (y0 + n) / s)
+        planes = [np.asarray(c.resize((width * s, n), Image.Resampling.BICUBIC, box=box)) for c in chroma]
+        out = to_uint8(ycbcr_to_rgb(np.stack([model_space_to_pixels(rows)[..., 0], *planes], axis=-1)))
+        if sink is not None:
+            sink(y0, out)
+        else:
+            assert result is not None
+            result[y0 : y0 + n] = out
+
+    tile_image(ycc[..., :1], run_batch, sink=luma_rows, **options)
+    return result
