@@ -1,0 +1,161 @@
+"""The `onnx` source: run with onnxruntime for parity; reach TensorFlow formats via onnx2tf.
+
+onnx2tf 1.28.8 runs in a child process (it may sys.exit) inside a scratch directory that holds
+its calibration sample file, made here from the package's own photos: otherwise it downloads
+that file on every conversion of a 4-D RGB input. It turns 4-D tensors NHWC; when the spec says
+NCHW the SavedModel is wrapped so that its signature takes and returns the spec's layout.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgephoto.convert.graph import ConvertContext, Runner, register_edge, register_source_runner
+from edgephoto.errors import InputFileError, MissingExtraError
+from edgephoto.zoo.spec import ModelSpec
+
+CALIBRATION_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
+NHWC_TO_NCHW, NCHW_TO_NHWC = (0, 3, 1, 2), (0, 2, 3, 1)
+
+
+def onnx_session(path: Path, threads: int = 1) -> Any:
+    """An onnxruntime CPU session, or InputFileError naming a damaged file."""
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise MissingExtraError("onnxruntime", "runtime", "running .onnx models") from exc
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises InvalidProtobuf, Fail, NoSuchFile, ...
+        raise InputFileError(path, f"onnxruntime cannot load it: {str(exc).strip()[:300]}") from exc
+
+
+@register_source_runner("onnx")
+def onnx_runner(path: Path, ctx: ConvertContext) -> Runner:
+    from edgephoto.convert.sources.tflite import match_names
+
+    session = onnx_session(path, int(ctx.options.get("threads", 1)))
+    in_map = match_names([t.name for t in ctx.spec.inputs], [i.name for i in session.get_inputs()])
+    out_map = match_names([t.name for t in ctx.spec.outputs], [o.name for o in session.get_outputs()])
+
+    def run(feeds: dict[str, Any]) -> dict[str, Any]:
+        real = session.run(list(out_map.values()), {in_map[k]: v for k, v in feeds.items()})
+        return dict(zip(out_map, real, strict=True))
+
+    return run
+
+
+def calibration_photos(count: int = 20, size: int = 128) -> np.ndarray:
+    """`count` real-photo crops (size x size RGB, 0-1 float32) from the package's sample photos."""
+    from PIL import Image
+
+    photos = sorted((Path(__file__).resolve().parents[2] / "data").glob("*.jpg"))
+    crops = []
+    for i in range(count):
+        with Image.open(photos[i % len(photos)]) as image:
+            rgb = image.convert("RGB")
+        side = min(rgb.size) * (1.0 - 0.12 * (i // len(photos)))  # nested centred crops
+        left, top = (rgb.width - side) / 2, (rgb.height - side) / 2
+        box = (round(left), round(top), round(left + side), round(top + side))
+        crops.append(np.asarray(rgb.resize((size, size), Image.BILINEAR, box=box), np.float32))
+    return np.stack(crops) / 255.0
+
+
+def _static_shape(spec: ModelSpec, shape: tuple[int | None, ...]) -> list[int]:
+    return [d if d is not None else (1 if i == 0 else spec.tile.tile) for i, d in enumerate(shape)]
+
+
+def run_onnx2tf(path: Path, ctx: ConvertContext) -> Path:
+    """onnx2tf's output directory (SavedModel + <stem>_float32.tflite), offline."""
+    from edgephoto.convert.targets.onnx import load_onnx, run_converter
+
+    model = load_onnx(path)  # a clear InputFileError before the child process starts
+    work = Path(ctx.workdir) / "onnx2tf"
+    work.mkdir(parents=True, exist_ok=True)
+    np.save(work / CALIBRATION_FILE, calibration_photos())
+    initializers = {init.name for init in model.graph.initializer}
+    graph_inputs = [i.name for i in model.graph.input if i.name not in initializers]
+    shapes = [f"{name}:{','.join(str(d) for d in _static_shape(ctx.spec, t.shape))}"
+              for name, t in zip(graph_inputs, ctx.spec.inputs, strict=False)]
+    args = ["-i", str(Path(path).resolve()), "-o", "out", "-osd", "-coion", "-n"]
+    if shapes:
+        args += ["-ois", *shapes]
+    run_converter("onnx2tf", args, ctx, cwd=work, target="tflite")
+    ctx.notes.append("onnx2tf 1.28.8 (offline: local calibration sample of real photo crops)")
+    return work / "out"
+
+
+def _layout_fix(spec_shape: list[int], got: list[int], layout: str) -> tuple[int, ...] | None:
+    """The transpose taking onnx2tf's tensor to the spec's layout (None: already right)."""
+    if layout != "NCHW" or len(spec_shape) != 4:
+        return None
+    nhwc = [spec_shape[i] for i in NCHW_TO_NHWC]
+    if got == nhwc:
+        return NHWC_TO_NCHW
+    if got == spec_shape:
+        return None
+    raise InputFileError("onnx2tf output", f"shape {got} matches neither {spec_shape} nor {nhwc}")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"\W", "_", name).strip("_") or "x"
+
+
+def wrap_to_spec_layout(saved: Path, onnx_outputs: list[str], ctx: ConvertContext) -> Path:
+    """A SavedModel whose signature takes/returns the spec's tensors (names and layout)."""
+    import tensorflow as tf
+
+    from edgephoto.convert.sources.tflite import match_names
+
+    spec = ctx.spec
+    loaded = tf.saved_model.load(str(saved))
+    fn = loaded.signatures["serving_default"]
+    in_keys = list(fn.structured_input_signature[1])
+    out_keys = sorted(fn.structured_outputs, key=lambda k: int(re.sub(r"\D", "", k) or 0))
+    onnx_to_key = dict(zip(onnx_outputs, out_keys, strict=False))
+    out_map = match_names([t.name for t in spec.outputs], onnx_outputs)
+    in_fix = [None if t.layout != "NCHW" or len(t.shape) != 4 else NCHW_TO_NHWC for t in spec.inputs]
+    out_fix = [
+        _layout_fix(_static_shape(spec, t.shape),
+                    list(fn.structured_outputs[onnx_to_key[out_map[t.name]]].shape), t.layout)
+        for t in spec.outputs
+    ]
+    if not any(in_fix) and not any(out_fix):
+        return saved
+    signature = [tf.TensorSpec(_static_shape(spec, t.shape), t.dtype, name=_safe(t.name))
+                 for t in spec.inputs]
+
+    class SpecLayout(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = loaded
+
+        @tf.function(input_signature=signature)
+        def serve(self, *args: Any) -> dict[str, Any]:
+            feeds = {key: tf.transpose(a, fix) if fix else a
+                     for key, a, fix in zip(in_keys, args, in_fix, strict=False)}
+            result = self.inner.signatures["serving_default"](**feeds)
+            return {_safe(t.name): tf.transpose(result[onnx_to_key[out_map[t.name]]], fix)
+                    if fix else result[onnx_to_key[out_map[t.name]]]
+                    for t, fix in zip(spec.outputs, out_fix, strict=True)}
+
+    module = SpecLayout()
+    out = Path(ctx.workdir) / "spec_layout_savedmodel"
+    tf.saved_model.save(module, str(out), signatures={"serving_default": module.serve.get_concrete_function()})
+    ctx.notes.append("savedmodel: onnx2tf output wrapped with transposes to the spec's NCHW layout")
+    return out
+
+
+@register_edge("onnx", "savedmodel")
+def onnx_to_savedmodel(path: Path, ctx: ConvertContext) -> Path:
+    from edgephoto.convert.targets.onnx import load_onnx
+
+    outputs = [o.name for o in load_onnx(path).graph.output]
+    return wrap_to_spec_layout(run_onnx2tf(path, ctx), outputs, ctx)

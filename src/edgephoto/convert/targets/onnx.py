@@ -1,0 +1,216 @@
+"""Edges into `onnx`: savedmodel and tflite via tf2onnx, torch via torch.onnx.export.
+
+Every edge ends in `finish_onnx`: refuse ops outside the ONNX standard (naming them), rename the
+graph's inputs/outputs to the spec's names, embed ctx.options["metadata"] in metadata_props,
+check the model and prove onnxruntime loads it. The opset is pinned (17 by default; opset 17
+loads everywhere, including onnxruntime-web).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from edgephoto.convert.graph import ConvertContext, register_edge, register_finalizer
+from edgephoto.errors import ConversionError, InputFileError, MissingExtraError, UnsupportedOpError
+
+DEFAULT_OPSET = 17
+STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
+
+
+def _onnx() -> Any:
+    try:
+        import onnx
+    except ImportError as exc:
+        raise MissingExtraError("onnx", "convert", "ONNX conversion") from exc
+    return onnx
+
+
+def run_converter(module: str, args: list[str], ctx: ConvertContext, cwd: Path | None = None,
+                  target: str = "onnx") -> str:
+    """Run a converter CLI (`python -m module args`) in a child process; returns its log.
+
+    A child keeps the converter's logging, TF graph state and any sys.exit out of our process.
+    A failure naming unsupported ops raises UnsupportedOpError; any other ConversionError.
+    """
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "2",
+           "TF_USE_LEGACY_KERAS": "1"}
+    env.setdefault("OMP_NUM_THREADS", str(ctx.options.get("threads", 2)))
+    done = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, check=False)
+    log = done.stdout + done.stderr
+    ops = unsupported_ops(log)
+    if ops:
+        raise UnsupportedOpError(ops[0], target, f"{module} could not convert: {', '.join(ops)}")
+    if done.returncode != 0:
+        tail = [line for line in log.strip().splitlines() if line.strip()][-3:]
+        raise ConversionError(f"{module} failed (exit {done.returncode}): " + " | ".join(tail))
+    return log
+
+
+def unsupported_ops(log: str) -> list[str]:
+    """Op names a converter reported as unsupported (tf2onnx and TFLiteConverter messages)."""
+    found: list[str] = []
+    for counter in re.findall(r"Unsupported ops: Counter\((\{.*?\})\)", log):
+        try:
+            found += list(ast.literal_eval(counter))
+        except (ValueError, SyntaxError):
+            continue
+    found += re.findall(r"op \[[^:\]]+: ([\w.]+)\] is not supported", log)
+    found += re.findall(r"'([\w.]+)' op is neither a custom op nor a flex op", log)
+    found += re.findall(r"failed to legalize operation '([\w.]+)'", log)
+    names = [re.sub(r"^(TFL_|tf\.|tfl\.)", "", op) for op in found]
+    return list(dict.fromkeys(names))
+
+
+def load_onnx(path: Path) -> Any:
+    """onnx.load with damaged files reported as InputFileError naming the file."""
+    onnx = _onnx()
+    try:
+        return onnx.load(str(path))
+    except Exception as exc:  # protobuf DecodeError, truncated external data, ...
+        raise InputFileError(path, f"not a readable ONNX model ({str(exc)[:200]})") from exc
+
+
+def rename_io(model: Any, spec_names: list[str], actual: list[str], ctx: ConvertContext) -> dict[str, str]:
+    """Rename graph inputs/outputs `actual` to `spec_names` (same order); returns old -> new."""
+    from edgephoto.convert.sources.tflite import match_names
+
+    graph = model.graph
+    taken = {n for node in graph.node for n in (*node.input, *node.output)}
+    taken |= {init.name for init in graph.initializer}
+    renames = {}
+    for new, old in match_names(spec_names, actual).items():
+        if old != new and new not in taken:
+            renames[old] = new
+        elif old != new:
+            ctx.notes.append(f"onnx: kept tensor name {old!r}: {new!r} is used inside the graph")
+
+    def fix(names: Any) -> None:
+        for i, name in enumerate(names):
+            if name in renames:
+                names[i] = renames[name]
+
+    for node in graph.node:
+        fix(node.input)
+        fix(node.output)
+    for value in (*graph.input, *graph.output, *graph.value_info):
+        value.name = renames.get(value.name, value.name)
+    return renames
+
+
+def embed_onnx_metadata(model: Any, metadata: dict[str, str]) -> None:
+    """Set metadata_props (a key already present is replaced)."""
+    keep = [(p.key, p.value) for p in model.metadata_props if p.key not in metadata]
+    del model.metadata_props[:]
+    for key, value in [*keep, *metadata.items()]:
+        prop = model.metadata_props.add()
+        prop.key, prop.value = str(key), str(value)
+
+
+def finish_onnx(model: Any, ctx: ConvertContext, name: str, domains: tuple[str, ...] = STANDARD_DOMAINS) -> Path:
+    """Check ops, rename I/O to the spec, embed metadata, save atomically, load in ORT."""
+    onnx = _onnx()
+    for node in model.graph.node:
+        if node.domain not in domains or (
+            node.domain in STANDARD_DOMAINS and not onnx.defs.has(node.op_type, node.domain)
+        ):
+            raise UnsupportedOpError(re.sub(r"^TFL_", "", node.op_type), "onnx",
+                                     f"node {node.name!r} has no ONNX equivalent")
+    renames = rename_io(model, [t.name for t in ctx.spec.inputs],
+                        [i.name for i in model.graph.input], ctx)
+    renames |= rename_io(model, [t.name for t in ctx.spec.outputs],
+                         [o.name for o in model.graph.output], ctx)
+    if renames:
+        ctx.notes.append("onnx: renamed I/O " + ", ".join(f"{a} -> {b}" for a, b in renames.items()))
+    embed_onnx_metadata(model, dict(ctx.options.get("metadata") or {}))
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as exc:
+        raise ConversionError(f"the ONNX model fails onnx.checker: {str(exc)[:300]}") from exc
+    out = Path(ctx.workdir) / f"{name}.onnx"
+    tmp = out.with_name(out.name + ".tmp")
+    onnx.save(model, str(tmp))
+    _check_ort(tmp)
+    os.replace(tmp, out)
+    return out
+
+
+def _check_ort(path: Path) -> None:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return  # parity will say it plainly; the artifact itself is fine
+    try:
+        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ConversionError(f"onnxruntime cannot load the converted model: {str(exc)[:300]}") from exc
+
+
+def _opset(ctx: ConvertContext) -> int:
+    return int(ctx.options.get("opset") or DEFAULT_OPSET)
+
+
+@register_edge("savedmodel", "onnx")
+def savedmodel_to_onnx(path: Path, ctx: ConvertContext) -> Path:
+    raw = Path(ctx.workdir) / "tf2onnx.onnx"
+    run_converter("tf2onnx.convert", ["--saved-model", str(path), "--output", str(raw),
+                                      "--opset", str(_opset(ctx))], ctx)
+    ctx.notes.append(f"onnx: tf2onnx from SavedModel, opset {_opset(ctx)}")
+    return finish_onnx(load_onnx(raw), ctx, ctx.spec.name)
+
+
+@register_edge("tflite", "onnx")
+def tflite_to_onnx(path: Path, ctx: ConvertContext) -> Path:
+    """Quantized tflite stays quantized (QuantizeLinear/DequantizeLinear, same integer I/O)."""
+    from edgephoto.convert.sources.tflite import builtin_tflite
+
+    builtin = builtin_tflite(path, ctx, "onnx")
+    raw = Path(ctx.workdir) / "tf2onnx.onnx"
+    run_converter("tf2onnx.convert", ["--tflite", str(builtin), "--output", str(raw),
+                                      "--opset", str(_opset(ctx))], ctx)
+    ctx.notes.append(f"onnx: tf2onnx from TFLite, opset {_opset(ctx)}")
+    return finish_onnx(load_onnx(raw), ctx, ctx.spec.name)
+
+
+@register_edge("torch", "onnx")
+def torch_to_onnx(path: Path, ctx: ConvertContext) -> Path:
+    """torch.onnx.export: the dynamo exporter first, the TorchScript one for ScriptModules or
+    when dynamo fails; weights inline (external_data=False), opset pinned."""
+    from edgephoto.convert.sources.torch import example_inputs, import_torch, load_torch_module
+
+    torch = import_torch()
+    module = load_torch_module(path, ctx)
+    args = tuple(torch.from_numpy(a) for a in example_inputs(ctx.spec))
+    raw = Path(ctx.workdir) / "torch-export.onnx"
+    names = {"input_names": [t.name for t in ctx.spec.inputs],
+             "output_names": [t.name for t in ctx.spec.outputs]}
+    errors = []
+    scripted = isinstance(module, torch.jit.ScriptModule)
+    for dynamo in ((False,) if scripted else (True, False)):
+        try:
+            extra = {"external_data": False} if dynamo else {}
+            torch.onnx.export(module, args, str(raw), dynamo=dynamo, opset_version=_opset(ctx),
+                              verbose=False, **names, **extra)
+            ctx.notes.append(f"onnx: torch.onnx.export dynamo={dynamo}, opset {_opset(ctx)}")
+            break
+        except Exception as exc:  # the exporters raise many kinds; keep the first line of each
+            errors.append(f"dynamo={dynamo}: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}")
+    else:
+        ops = unsupported_ops("\n".join(errors)) or re.findall(r"aten::(\w+)", "\n".join(errors))
+        if ops:
+            raise UnsupportedOpError(f"aten::{ops[0]}", "onnx", "; ".join(errors))
+        raise ConversionError("torch.onnx.export failed: " + "; ".join(errors))
+    return finish_onnx(load_onnx(raw), ctx, ctx.spec.name)
+
+
+@register_finalizer("onnx")
+def finalize_onnx(path: Path, ctx: ConvertContext) -> Path:
+    """An ONNX source shipped as ONNX: same graph, spec names and metadata embedded (its
+    onnxruntime contrib ops, if any, are kept: the user's model already relies on them)."""
+    return finish_onnx(load_onnx(path), ctx, ctx.spec.name, (*STANDARD_DOMAINS, "com.microsoft"))
