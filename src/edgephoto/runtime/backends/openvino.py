@@ -106,9 +106,10 @@ class OpenVINOBackend(Backend):
 
 def _hint(compiled: Any) -> str | None:
     try:
-        return str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+        value = compiled.get_property("INFERENCE_PRECISION_HINT")
     except RuntimeError:  # a device without the property
         return None
+    return str(value.get_type_name()) if hasattr(value, "get_type_name") else str(value)
 
 
 def _tensor(port: Any) -> TensorInfo:
