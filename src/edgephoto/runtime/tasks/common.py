@@ -133,7 +133,8 @@ def run_model(backend: Backend, facts: ModelFacts, pixels: np.ndarray) -> list[n
     if norm.color == "BGR":
         pixels = pixels[..., ::-1]
     feed = norm.apply(pixels, spec.dtype)
-    fixed = spec.batch
+    engine = {t.name: t for t in backend.inputs()}.get(spec.name)
+    fixed = engine.shape[0] if engine is not None and engine.shape else spec.batch
     step = fixed if fixed else len(feed)
     chunks: list[list[np.ndarray]] = []
     for i in range(0, len(feed), step):

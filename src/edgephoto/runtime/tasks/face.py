@@ -53,7 +53,7 @@ def ssd_anchors(size: int = 128, strides: tuple[int, ...] = (8, 16, 16, 16), per
 def decode(regressors: np.ndarray, logits: np.ndarray, anchors: np.ndarray, size: int,
            threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Boxes (K, 4) x0 y0 x1 y1, keypoints (K, 6, 2) in 0..1 of the input, scores (K,)."""
-    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.reshape(-1), -100, 100)))
+    scores = 1.0 / (1.0 + np.exp(-np.clip(logits.reshape(-1).astype(np.float64), -100, 100)))
     keep = scores >= threshold
     raw, anc = regressors.reshape(len(anchors), -1)[keep] / size, anchors[keep]
     cx, cy = raw[:, 0] + anc[:, 0], raw[:, 1] + anc[:, 1]
