@@ -28,9 +28,9 @@ def _box_1d(image: np.ndarray, radius: int, axis: int) -> np.ndarray:
     pad[axis] = (r + 1, r)
     padded = np.pad(image, pad, mode="reflect" if n > r + 1 else "edge")
     sums = np.cumsum(padded, axis=axis, dtype=np.float64)
-    upper = np.take(sums, np.arange(2 * r + 1, 2 * r + 1 + n), axis=axis)
-    lower = np.take(sums, np.arange(0, n), axis=axis)
-    return ((upper - lower) / (2 * r + 1)).astype(np.float32)
+    moved = np.moveaxis(sums, axis, 0)
+    window = moved[2 * r + 1 : 2 * r + 1 + n] - moved[:n]
+    return np.moveaxis(window, 0, axis).astype(np.float32) * np.float32(1.0 / (2 * r + 1))
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
