@@ -1,0 +1,113 @@
+"""OpenVINO quantization: fp16-compressed IR, and NNCF post-training int8 on the IR itself.
+
+- fp16: weights stored as float16 (`save_model(compress_to_fp16=True)`); the CPU plugin still
+  computes in f32 (or bf16 if hinted), so it is a size win, not a speed win.
+- int8: `nncf.quantize` (MinMax + fast bias correction) on real-photo calibration data;
+  weights int8 per-channel, activations via FakeQuantize, executed by the CPU plugin's int8
+  kernels (VNNI here).
+- accuracy control: `nncf.quantize_with_accuracy_control` with the task's own held-out metric
+  (the drop against the float IR) and the drop limit as max_drop; layers it reverts stay float
+  and are listed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgephoto.errors import AccuracyDropError, MissingExtraError
+from edgephoto.quantize import QUANTIZERS, QuantJob, QuantResult, accuracy
+
+COMPUTE_OPS = ("Convolution", "GroupConvolution", "ConvolutionBackpropData", "MatMul")
+
+
+def _ov() -> Any:
+    try:
+        import openvino as ov
+    except ImportError:
+        raise MissingExtraError("openvino", "runtime", "OpenVINO quantization") from None
+    return ov
+
+
+def _save(job: QuantJob, model: Any, name: str, compress: bool) -> Path:
+    ov = _ov()
+    for key, value in {**job.options.get("metadata", {}), "edgephoto.precision": job.precision}.items():
+        model.set_rt_info(str(value), ["framework", "edgephoto", key.removeprefix("edgephoto.")])
+    out = job.workdir / f"{job.spec.name}.{name}.xml"
+    ov.save_model(model, str(out), compress_to_fp16=compress)
+    return out
+
+
+def _float_ops(model: Any) -> set[str]:
+    """Compute ops whose weights are still a plain float constant (not int8 + dequantize)."""
+    found = set()
+    for op in model.get_ordered_ops():
+        if op.get_type_name() in COMPUTE_OPS and op.get_input_size() > 1:
+            weights = op.input_value(1).get_node()
+            if weights.get_type_name() == "Constant" and weights.get_element_type().is_real():
+                found.add(op.get_friendly_name())
+    return found
+
+
+def _dataset(job: QuantJob, input_name: str) -> Any:
+    import nncf
+
+    return nncf.Dataset(job.calibration().calibration, lambda feed: {input_name: next(iter(feed.values()))})
+
+
+def _int8(job: QuantJob) -> QuantResult:
+    ov = _ov()
+    try:
+        import nncf
+    except ImportError:
+        raise MissingExtraError("nncf", "convert", "OpenVINO int8") from None
+    model = ov.Core().read_model(str(job.source))
+    input_name = model.inputs[0].get_any_name()
+    dataset = _dataset(job, input_name)
+    subset = len(job.calibration().calibration)
+    quantized = nncf.quantize(model, dataset, subset_size=subset, preset=nncf.QuantizationPreset.MIXED)
+    method = "NNCF post-training quantization (MinMax, fast bias correction), int8 weights/activations"
+    plain_float = _float_ops(quantized)
+    out = _save(job, quantized, "int8", compress=False)
+    if not job.accuracy_control:
+        return QuantResult(out, method)
+    numbers = job.evaluate(out)
+    if job.passes(numbers):
+        return QuantResult(out, method, accuracy=numbers, details={"accuracy_control": {"reverted": 0}})
+    holdout = job.calibration().holdout
+    job.evaluate(job.source)  # caches the float outputs on the held-out photos
+    float_outputs = job._float_outputs
+
+    def validate(compiled: Any, items: Any) -> float:
+        request = compiled.create_infer_request()
+
+        def run(feed: dict[str, np.ndarray]) -> np.ndarray:
+            return np.asarray(request.infer([next(iter(feed.values()))])[compiled.outputs[0]])
+
+        lookup = {id(s.feed): float_outputs[i] for i, s in enumerate(holdout)}
+        subset = [holdout[i] for i in items]
+        # NNCF wants a positive score: 100 - drop (the float model scores 100, drop is absolute)
+        return 100.0 - float(accuracy.measure(job.spec, lambda feed: lookup[id(feed)], run, subset)["drop"])
+
+    quantized = nncf.quantize_with_accuracy_control(
+        model, dataset, nncf.Dataset(list(range(len(holdout)))), validate,
+        max_drop=job.limit.limit, drop_type=nncf.DropType.ABSOLUTE, subset_size=subset,
+    )
+    kept = sorted(_float_ops(quantized) - plain_float)
+    out = _save(job, quantized, "int8-ac", compress=False)
+    numbers = job.evaluate(out)
+    if not job.passes(numbers):
+        raise AccuracyDropError(job.limit.metric, numbers["drop"], job.limit.limit, {**numbers, "kept_float": kept})
+    return QuantResult(out, method, kept_float=kept, accuracy=numbers,
+                       details={"accuracy_control": {"by": "nncf.quantize_with_accuracy_control"}})
+
+
+def _fp16(job: QuantJob) -> QuantResult:
+    model = _ov().Core().read_model(str(job.source))
+    return QuantResult(_save(job, model, "fp16", compress=True),
+                       "float16-compressed IR weights (compute stays f32 unless hinted)")
+
+
+QUANTIZERS.add("openvino", lambda job: {"fp16": _fp16, "int8": _int8}[job.precision](job))

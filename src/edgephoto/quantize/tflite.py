@@ -1,0 +1,165 @@
+"""TFLite quantization with TensorFlow's own converter, from the model's SavedModel.
+
+A .tflite cannot be re-quantized well after the fact, so every precision re-converts the
+SavedModel (reached through the conversion graph) with:
+
+- fp16: float16 weights (dequantized at load; XNNPACK runs fp32 or its fp16 path)
+- int8-dynamic: dynamic range, int8 weights, float activations quantized per op at run time
+- int8: full integer kernels (TFLITE_BUILTINS_INT8), float32 input/output
+- int8-io: full integer including int8 input/output (callers quantize with the tensor's params)
+
+Representative data = the real-photo calibration feeds. Accuracy control (int8, int8-io): the
+QuantizationDebugger ranks tensors by quantization error (RMSE / scale); the worst are
+denylisted, 1, 2, 4... of them, until the drop is within the limit.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgephoto.errors import AccuracyDropError, MissingExtraError
+from edgephoto.quantize import QUANTIZERS, QuantJob, QuantResult
+
+METHODS = {
+    "fp16": "float16 weights (TFLiteConverter supported_types=float16)",
+    "int8-dynamic": "dynamic range: int8 weights, activations quantized at run time",
+    "int8": "full integer (TFLITE_BUILTINS_INT8) from real-photo representative data, float32 I/O",
+    "int8-io": "full integer from real-photo representative data, int8 input and output",
+}
+
+
+def _tf() -> Any:
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise MissingExtraError("tensorflow", "convert", "TFLite quantization") from None
+    return tf
+
+
+def _representative(job: QuantJob) -> Callable[[], Iterator[list[np.ndarray]]]:
+    feeds = job.calibration().calibration
+
+    def generate() -> Iterator[list[np.ndarray]]:
+        for feed in feeds:
+            yield [next(iter(feed.values())).astype(np.float32)]
+
+    return generate
+
+
+def _converter(job: QuantJob, *, strict_int8: bool = True) -> Any:
+    tf = _tf()
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(job.reach("savedmodel")))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if job.precision == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif job.precision in ("int8", "int8-io"):
+        converter.representative_dataset = _representative(job)
+        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.target_spec.supported_ops = ops if strict_int8 else [*ops, tf.lite.OpsSet.TFLITE_BUILTINS]
+        if job.precision == "int8-io":
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+    return converter
+
+
+def _write(job: QuantJob, flatbuffer: bytes, suffix: str = "") -> Path:
+    out = job.workdir / f"{job.spec.name}.{job.precision}{suffix}.tflite"
+    out.write_bytes(flatbuffer)
+    embed = _metadata_embedder()
+    if embed is not None and job.options.get("metadata"):
+        embed(out, {**job.options["metadata"], "edgephoto.precision": job.precision})
+    return out
+
+
+def _metadata_embedder() -> Callable[[Path, dict[str, str]], Any] | None:
+    """The tflite target's own metadata writer, when the converter provides one."""
+    try:
+        from edgephoto.convert.targets import tflite as target
+    except ImportError:
+        return None
+    return getattr(target, "embed_metadata", None)
+
+
+def io_params(path: Path) -> tuple[tuple[float, int], tuple[float, int]] | None:
+    """(scale, zero point) of the first input and output when they are integer, else None."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    if np.dtype(inp["dtype"]).kind not in "iu":
+        return None
+    return tuple(inp["quantization"]), tuple(out["quantization"])  # type: ignore[return-value]
+
+
+def _convert(job: QuantJob) -> tuple[Path, list[str]]:
+    try:
+        return _write(job, _converter(job).convert()), []
+    except Exception as exc:
+        if job.precision not in ("int8", "int8-io"):
+            raise
+        # an op without an int8 kernel: let it run float and say which
+        job.notes.append(f"tflite {job.precision}: not every op has an int8 kernel "
+                         f"({str(exc).strip().splitlines()[0][:160]}); those ops run float")
+        return _write(job, _converter(job, strict_int8=False).convert()), ["ops without int8 kernels"]
+
+
+def _ranking(job: QuantJob) -> list[str]:
+    tf = _tf()
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=_converter(job, strict_int8=False), debug_dataset=_representative(job)
+    )
+    debugger.run()
+    dump = io.StringIO()
+    debugger.layer_statistics_dump(dump)
+    dump.seek(0)
+    rows = []
+    for row in csv.DictReader(dump):  # RMSE in units of the tensor's quantization step
+        scale = float(row.get("scale") or 0) or 1.0
+        rows.append((row["tensor_name"], float(row["mean_squared_error"]) ** 0.5 / scale))
+    return [name for name, _ in sorted(rows, key=lambda r: r[1], reverse=True)]
+
+
+def _selective(job: QuantJob, denylist: list[str], round_: int) -> Path:
+    tf = _tf()
+    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denylist)
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=_converter(job, strict_int8=False), debug_dataset=_representative(job),
+        debug_options=options,
+    )
+    return _write(job, debugger.get_nondebug_quantized_model(), f"-ac{round_}")
+
+
+def _quantize(job: QuantJob) -> QuantResult:
+    out, kept = _convert(job)
+    method = METHODS[job.precision]
+    if not job.accuracy_control or job.precision not in ("int8", "int8-io"):
+        return QuantResult(out, method, kept_float=kept)
+    numbers = job.evaluate(out)
+    if job.passes(numbers):
+        return QuantResult(out, method, kept_float=kept, accuracy=numbers,
+                           details={"accuracy_control": {"rounds": 0}})
+    ranking = _ranking(job)
+    count, round_ = 1, 0
+    while True:
+        round_ += 1
+        denylist = ranking[:count]
+        job.progress(f"{job.spec.name}: tflite accuracy control, {count} tensor(s) kept float")
+        out = _selective(job, denylist, round_)
+        numbers = job.evaluate(out)
+        if job.passes(numbers) or count >= len(ranking):
+            break
+        count = min(2 * count, len(ranking))
+    if not job.passes(numbers):
+        raise AccuracyDropError(job.limit.metric, numbers["drop"], job.limit.limit,
+                                {**numbers, "kept_float": denylist})
+    details = {"accuracy_control": {"rounds": round_, "ranked_by": "QuantizationDebugger RMSE"}}
+    return QuantResult(out, method, kept_float=denylist, details=details, accuracy=numbers)
+
+
+QUANTIZERS.add("tflite", _quantize)
