@@ -16,6 +16,8 @@ from edgephoto.errors import EdgePhotoError
 SUBCOMMANDS = (
     "edgephoto.cli.zoo",
     "edgephoto.cli.convert",
+    "edgephoto.cli.run",
+    "edgephoto.cli.doctor",
 )
 
 

@@ -74,6 +74,13 @@ def _distribution_version(module: str) -> str | None:
     return None
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a finder that refuses the name, or a broken install
+        return False
+
+
 def probe_engine(name: str) -> dict[str, Any]:
     """One backend: installed?, version, devices (device -> accelerator), accelerators found.
 
@@ -87,14 +94,16 @@ def probe_engine(name: str) -> dict[str, Any]:
         "extra": info.extra,
         "platforms": list(info.platforms),
         "usable": False,
-        "installed": importlib.util.find_spec(info.engine_module) is not None,
+        "installed": _installed(info.engine_module),
         "version": _distribution_version(info.engine_module),
         "devices": {},
         "accelerators": [],
         "error": None,
     }
     if name == "litert" and not entry["installed"]:  # the legacy package also serves
-        entry["installed"] = importlib.util.find_spec("tflite_runtime") is not None
+        entry["installed"] = _installed("tflite_runtime")
+    if not entry["installed"]:
+        entry["version"] = None
     if sys.platform not in info.platforms:
         entry["error"] = f"runs on {', '.join(info.platforms)} only"
         return entry

@@ -186,7 +186,8 @@ def probe() -> dict[str, Any]:
     _, dist = _import()
     delegates = probe_delegates()
     return {
-        "version": f"{dist} {_version(dist)}",
+        "version": _version(dist),
+        "distribution": dist,
         "devices": by_device(available_delegates()),
         "accelerators": [n for n, state in delegates.items() if state.startswith("ok")],
         "modelled": delegates,

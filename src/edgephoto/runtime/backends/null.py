@@ -82,7 +82,7 @@ INFO = BACKENDS.add(
         options=("fallback",),
         note="zeros of the manifest's output shapes: pipeline overhead and plumbing tests",
         factory=NullBackend,
-        probe=lambda: {"version": f"numpy {np.__version__}", "devices": {"cpu": "none"},
+        probe=lambda: {"devices": {"cpu": "none"},
                        "accelerators": [], "modelled": {}},
     ),
 )

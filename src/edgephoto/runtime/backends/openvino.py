@@ -131,7 +131,7 @@ def probe() -> dict[str, Any]:
         except RuntimeError as exc:
             details[name] = {"error": str(exc).splitlines()[0]}
     return {
-        "version": ov.get_version(),
+        "build": ov.get_version(),
         "devices": available_devices(core),
         "accelerators": names,
         "modelled": details,
