@@ -37,18 +37,20 @@ def _binary(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> No
     op(name)(lambda x, a: [np.asarray(fn(x[0], x[1])).astype(np.result_type(x[0], x[1]), copy=False)])
 
 
-for _name, _fn in {
+_UNARY: dict[str, Callable[[Any], Any]] = {
     "Relu": lambda x: np.maximum(x, 0),
     "Sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x.astype(np.float64))),
     "Tanh": np.tanh, "Exp": np.exp, "Neg": np.negative, "Abs": np.abs, "Sqrt": np.sqrt,
     "Floor": np.floor, "Ceil": np.ceil, "Reciprocal": np.reciprocal, "Identity": np.array,
-}.items():
-    _unary(_name, _fn)
-for _name, _fn in {
+}
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Max": np.maximum,
     "Min": np.minimum, "Pow": np.power,
-}.items():
-    _binary(_name, _fn)
+}
+for _name, _fn in _UNARY.items():
+    _unary(_name, _fn)
+for _name, _fn2 in _BINARY.items():
+    _binary(_name, _fn2)
 
 
 @op("Div")
@@ -177,7 +179,9 @@ def _pad(x: list[Any], a: dict[str, Any]) -> list[np.ndarray]:
     mode = a.get("mode", "constant")
     if mode == "constant":
         return [np.pad(data, width, constant_values=np.asarray(value).item())]
-    return [np.pad(data, width, mode={"reflect": "reflect", "edge": "edge", "wrap": "wrap"}[mode])]
+    if mode not in ("reflect", "edge", "wrap"):
+        raise NotImplementedError(f"Pad mode={mode}")
+    return [np.pad(data, width, mode=mode)]
 
 
 @op("MatMul")
@@ -323,7 +327,7 @@ def _source_coords(mode: str, out: int, size: int, scale: float) -> np.ndarray:
     raise NotImplementedError(f"coordinate_transformation_mode={mode}")
 
 
-_ROUND = {
+_ROUND: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "round_prefer_floor": lambda v: np.ceil(v - 0.5),
     "round_prefer_ceil": lambda v: np.floor(v + 0.5),
     "floor": np.floor,
@@ -348,9 +352,11 @@ def _resize(x: list[Any], a: dict[str, Any]) -> list[np.ndarray]:
     for axis, size in enumerate(data.shape):
         if sizes is not None:
             new, scale = int(sizes[axis]), int(sizes[axis]) / size
-        else:
+        elif scales is not None:
             scale = float(scales[axis])
             new = int(math.floor(size * scale))
+        else:
+            raise NotImplementedError("Resize without scales or sizes")
         if new == size and scale == 1.0:
             continue
         coords = _source_coords(transform, new, size, scale)
