@@ -1,0 +1,161 @@
+"""`edgephoto run`: the photo pipeline on your photos (or the built-in sample).
+
+Model steps read artifacts from --artifacts DIR (made by `edgephoto convert`). A model step
+whose artifact is missing gets one built into the cache by `build_missing_artifact`: the only
+place `run` touches the converter, so the runtime itself never imports it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from edgephoto.cli.output import emit_json, print_table, progress_display
+from edgephoto.errors import ConversionError, EdgePhotoError, InvalidOptionError
+
+# role -> the permissive zoo model converted when no artifact is there. Matting has no
+# permissive model: the matte step then refines the segmentation model's mask.
+DEFAULT_MODELS = {
+    "depth": "fastdepth",
+    "segmentation": "selfie",
+    "face_detection": "blazeface",
+    "face_landmarks": "facemesh",
+    "upscale2": "fsrcnn-x2",
+}
+BACKEND_TARGET = {"onnxruntime": "onnx", "litert": "tflite", "openvino": "openvino", "coreml": "coreml"}
+
+
+def artifact_cache(cache: Path | None = None) -> Path:
+    from edgephoto.zoo.weights import cache_dir
+
+    return cache_dir(cache) / "artifacts"
+
+
+def build_missing_artifact(role: str, backend: str | None, cache: Path, progress: Any) -> Path | None:
+    """Convert the role's default zoo model into `cache` (once) and return its artifact dir.
+
+    Imports edgephoto.convert, so it runs only when an artifact is really missing.
+    """
+    model = DEFAULT_MODELS.get(role)
+    if model is None:
+        return None
+    from edgephoto.convert.api import convert_model
+    from edgephoto.convert.targets import parse_targets
+    from edgephoto.zoo import get_model
+    from edgephoto.zoo.weights import resolve
+
+    target = BACKEND_TARGET.get(backend or "onnxruntime", "onnx")
+    final = cache / model / f"{target}-fp32"
+    if (final / "manifest.json").is_file():
+        return final
+    spec = get_model(model)
+    progress(f"no {role} artifact: converting {model} to {target} into {cache}")
+    root = resolve(spec, progress=progress)
+    cache.mkdir(parents=True, exist_ok=True)
+    results = convert_model(spec, root / spec.files[0].path, parse_targets(target), cache, progress=progress)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise ConversionError(f"building the {role} artifact ({model} -> {target}) failed: {failed[0].error}")
+    return Path(str(results[0].path))
+
+
+def make_resolver(artifacts_dir: Path | None, backend: str | None, build: bool, progress: Any) -> Any:
+    """role -> artifact dir: from --artifacts first, else (with build) converted into the cache."""
+    from edgephoto.runtime.pipeline import find_artifacts
+
+    found = find_artifacts(artifacts_dir) if artifacts_dir is not None else {}
+    cache = artifact_cache()
+    cached = find_artifacts(cache) if cache.is_dir() else {}
+
+    def resolver(role: str) -> Path | None:
+        if role in found:
+            return found[role]
+        if role in cached:
+            return cached[role]
+        if not build:
+            return None
+        built = build_missing_artifact(role, backend, cache, progress)
+        if built is not None:
+            found[role] = built
+        return built
+
+    return resolver
+
+
+def _background(value: str | None) -> Any:
+    if value is None:
+        return None
+    if value.startswith("#") and len(value) == 7:
+        return tuple(int(value[i : i + 2], 16) for i in (1, 3, 5))
+    if "," in value and not Path(value).exists():
+        parts = [int(p) for p in value.split(",")]
+        if len(parts) != 3 or not all(0 <= p <= 255 for p in parts):
+            raise InvalidOptionError(f"--background colour must be R,G,B in 0..255, got '{value}'")
+        return tuple(parts)
+    return Path(value)
+
+
+@click.command("run")
+@click.argument("photos", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--steps", "-s", default="exif,denoise,wb,tone", show_default=True,
+              help="Comma-separated steps: exif,denoise,wb,tone,depth,segment,matte,faces,"
+                   "upscale2,bokeh,remove-bg,replace-bg,relight (dependencies are added).")
+@click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Output directory (never an input).")
+@click.option("--backend", "-b", help="Backend for model steps (default: the artifact's own).")
+@click.option("--device", "-d", default="auto", show_default=True, help="auto, cpu, gpu or npu.")
+@click.option("--artifacts", "artifacts_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Directory of artifacts from `edgephoto convert`.")
+@click.option("--no-build", is_flag=True, help="Fail instead of converting a missing artifact.")
+@click.option("--background", help="replace-bg: an image path, '#rrggbb' or 'R,G,B'.")
+@click.option("--keep-going", is_flag=True, help="Record a failing photo and carry on.")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-photo summaries as JSON.")
+def command(photos: tuple[Path, ...], steps: str, out_dir: Path, backend: str | None, device: str,
+            artifacts_dir: Path | None, no_build: bool, background: str | None, keep_going: bool,
+            as_json: bool) -> None:
+    """Run the photo pipeline on PHOTO... (or on the built-in astronaut photo)."""
+    from edgephoto.runtime.image_io import load_sample
+    from edgephoto.runtime.pipeline import plan, run_pipeline
+
+    order = plan([s for s in steps.split(",") if s.strip()])  # unknown step: nearest suggested
+    if backend is not None:
+        from edgephoto.runtime.backends import BACKENDS
+
+        BACKENDS.get(backend)
+    inputs: list[Any] = list(photos) if photos else [load_sample("astronaut")]
+    options: dict[str, dict[str, Any]] = {}
+    if background is not None:
+        options["replace-bg"] = {"background": _background(background)}
+    with progress_display(not as_json or sys.stderr.isatty()) as progress:
+        resolver = make_resolver(artifacts_dir, backend, not no_build, progress)
+        summaries = run_pipeline(inputs, order, out_dir, artifacts=resolver, backend=backend,
+                                 device=device, progress=progress, options=options,
+                                 keep_going=keep_going)
+    if as_json:
+        emit_json(summaries)
+    else:
+        rows = []
+        for s in summaries:
+            models = {m.get("backend") + "/" + str(m.get("device")) for m in s.get("models", {}).values()}
+            rows.append([Path(s["input"]).name, "ok" if s["ok"] else f"FAILED: {s.get('error')}",
+                         f"{s['total_s']:.2f}s", ", ".join(sorted(models)) or "-",
+                         ", ".join(Path(p).name for p in s.get("outputs", {}).values())])
+        print_table(f"edgephoto run ({', '.join(order)}) -> {out_dir}",
+                    ["photo", "status", "time", "backend/device", "outputs"], rows)
+    failed = [s for s in summaries if not s["ok"]]
+    if failed:
+        first = failed[0].get("error_type")
+        codes = {cls.__name__: cls.exit_code for cls in _error_classes()}
+        raise SystemExit(codes.get(first or "", 1))
+
+
+def _error_classes() -> list[type[EdgePhotoError]]:
+    seen, todo = [], [EdgePhotoError]
+    while todo:
+        cls = todo.pop()
+        seen.append(cls)
+        todo.extend(cls.__subclasses__())
+    return seen

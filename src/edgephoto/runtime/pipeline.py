@@ -1,0 +1,413 @@
+"""The photo pipeline: a thin orchestrator over image_io, photo/, the task runners and effects.
+
+Steps register by name with the steps they need (bokeh needs depth and segment); a run sorts
+the asked steps plus their dependencies into the registry's order. Model steps get an
+artifact directory from `artifacts` (a role -> path mapping, or a callable returning a path or
+None) and run it through `edgephoto.runtime.tasks.TASKS`. Every output is written atomically
+beside a JSON summary per photo; no write may land on an input.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from edgephoto.errors import EdgePhotoError, InputFileError, InvalidOptionError, OutputError
+from edgephoto.manifest import MANIFEST_NAME, read_manifest
+from edgephoto.registry import Registry
+from edgephoto.runtime import effects, photo
+from edgephoto.runtime.image_io import (
+    Photo,
+    load_sample,
+    read_photo,
+    write_bytes_atomic,
+    write_image_atomic,
+)
+
+Resolver = Union[Mapping[str, Path], Callable[[str], "Path | None"]]  # noqa: UP007
+Progress = Callable[[str], None]
+
+# Which artifact role each model step asks for; the converter's default zoo model per role
+# lives with the CLI (cli/run.py), since only the CLI may build artifacts.
+ROLES = ("depth", "segmentation", "matting", "face_detection", "face_landmarks", "upscale2")
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[Context], dict[str, Any]]
+    needs: tuple[str, ...] = ()
+    description: str = ""
+
+
+STEPS: Registry[Step] = Registry("step")
+
+
+def step(name: str, *, needs: tuple[str, ...] = (), description: str = "") -> Callable[..., Any]:
+    def wrap(fn: Callable[[Context], dict[str, Any]]) -> Callable[[Context], dict[str, Any]]:
+        STEPS.add(name, Step(name, fn, needs, description or (fn.__doc__ or "").strip()))
+        return fn
+
+    return wrap
+
+
+class Models:
+    """Loaded backends per role, shared across photos, closed at the end of the run."""
+
+    def __init__(self, artifacts: Resolver | None, backend: str | None, device: str) -> None:
+        self.artifacts, self.backend, self.device = artifacts, backend, device
+        self._loaded: dict[str, tuple[Any, dict[str, Any], Path]] = {}
+
+    def path(self, role: str) -> Path | None:
+        if self.artifacts is None:
+            return None
+        if isinstance(self.artifacts, Mapping):
+            found = self.artifacts.get(role)
+        else:
+            found = self.artifacts(role)
+        return Path(found) if found is not None else None
+
+    def get(self, role: str, *, required: bool = True) -> tuple[Any, dict[str, Any], Path] | None:
+        if role not in self._loaded:
+            path = self.path(role)
+            if path is None:
+                if not required:
+                    return None
+                raise InputFileError(
+                    "<artifacts>", f"no '{role}' artifact: pass --artifacts DIR made by `edgephoto convert`"
+                )
+            from edgephoto.runtime.artifact import load_artifact
+
+            backend, manifest = load_artifact(path, backend=self.backend, device=self.device)
+            self._loaded[role] = (backend, manifest, path)
+        return self._loaded[role]
+
+    def run(self, ctx: Context, role: str, task: str, **options: Any) -> tuple[Any, dict[str, Any]]:
+        """Run the artifact for `role` through task `task` on the current image."""
+        from edgephoto.runtime.tasks import TASKS
+
+        loaded = self.get(role)
+        assert loaded is not None
+        backend, manifest, path = loaded
+        result = TASKS.get(task).run(backend, manifest, ctx.image, **options)
+        return result, describe_model(backend, manifest, path)
+
+    def close(self) -> None:
+        for backend, _, _ in self._loaded.values():
+            backend.close()
+        self._loaded.clear()
+
+
+def describe_model(backend: Any, manifest: dict[str, Any], path: Path) -> dict[str, Any]:
+    return {
+        **backend.describe(),
+        "model": manifest.get("model"),
+        "target": manifest.get("target"),
+        "precision": manifest.get("precision"),
+        "artifact": str(path),
+    }
+
+
+@dataclass
+class Context:
+    """One photo travelling through the steps."""
+
+    photo: Photo
+    image: np.ndarray  # the current RGB (after denoise / wb / tone)
+    stem: str
+    out_dir: Path
+    models: Models
+    protect: tuple[Path, ...]
+    options: dict[str, dict[str, Any]]
+    depth: np.ndarray | None = None
+    depth_far_is_larger: bool = True
+    mask: np.ndarray | None = None
+    matte: np.ndarray | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    models_used: dict[str, dict[str, Any]] = field(default_factory=dict)
+    enhanced: list[str] = field(default_factory=list)
+
+    def write(self, key: str, suffix: str, array: np.ndarray, *, quality: int | None = None) -> Path:
+        path = self.out_dir / f"{self.stem}.{suffix}"
+        write_image_atomic(path, array, quality=quality, protect=self.protect)
+        self.outputs[key] = str(path)
+        return path
+
+    def opt(self, step_name: str) -> dict[str, Any]:
+        return dict(self.options.get(step_name, {}))
+
+
+def _grey_map(values: np.ndarray, *, invert: bool = False) -> np.ndarray:
+    lo, hi = np.percentile(values, [1.0, 99.0])
+    unit = np.clip((values - lo) / max(hi - lo, 1e-9), 0, 1)
+    return np.rint((1.0 - unit if invert else unit) * 255).astype(np.uint8)
+
+
+@step("exif", description="record capture facts (orientation is applied on read)")
+def _exif(ctx: Context) -> dict[str, Any]:
+    return {"orientation_applied": ctx.photo.exif.get("orientation"), **photo.capture_conditions(ctx.photo.exif)}
+
+
+@step("denoise", description="edge-preserving denoise set by measured noise and EXIF ISO")
+def _denoise(ctx: Context) -> dict[str, Any]:
+    ctx.image, params = photo.denoise(ctx.image, iso=ctx.photo.exif.get("iso"), **ctx.opt("denoise"))
+    ctx.enhanced.append("denoise")
+    return params
+
+
+@step("wb", description="white balance in CIE LAB (bounded a*/b* shift)")
+def _wb(ctx: Context) -> dict[str, Any]:
+    ctx.image, params = photo.white_balance(ctx.image, **ctx.opt("wb"))
+    ctx.enhanced.append("wb")
+    return params
+
+
+@step("tone", description="histogram tone curve: lift crushed shadows, recover highlights")
+def _tone(ctx: Context) -> dict[str, Any]:
+    ctx.image, params = photo.tone_curve(ctx.image, **ctx.opt("tone"))
+    ctx.enhanced.append("tone")
+    return params
+
+
+@step("depth", description="depth map (model), written as a grey PNG, near = bright")
+def _depth(ctx: Context) -> dict[str, Any]:
+    result, model = ctx.models.run(ctx, "depth", "depth", **ctx.opt("depth"))
+    ctx.models_used["depth"] = model
+    ctx.depth = np.asarray(result.depth, np.float32)
+    ctx.depth_far_is_larger = True  # the depth task returns depth (metres for FastDepth)
+    ctx.write("depth", "depth.png", _grey_map(ctx.depth, invert=True))
+    return {"range": [round(float(ctx.depth.min()), 4), round(float(ctx.depth.max()), 4)],
+            "tiles": len(result.tiles)}
+
+
+@step("segment", description="person mask (model, guided-filter refined)")
+def _segment(ctx: Context) -> dict[str, Any]:
+    mask, model = ctx.models.run(ctx, "segmentation", "segmentation", **ctx.opt("segment"))
+    ctx.models_used["segment"] = model
+    ctx.mask = np.clip(np.asarray(mask, np.float32), 0, 1)
+    ctx.write("mask", "mask.png", np.rint(ctx.mask * 255).astype(np.uint8))
+    return {"person_fraction": round(float((ctx.mask > 0.5).mean()), 4)}
+
+
+@step("matte", description="soft alpha matte (matting model, else the segmentation model refined)")
+def _matte(ctx: Context) -> dict[str, Any]:
+    role = "matting" if ctx.models.path("matting") is not None else "segmentation"
+    alpha, model = ctx.models.run(ctx, role, "matting", **ctx.opt("matte"))
+    ctx.models_used["matte"] = model
+    ctx.matte = np.clip(np.asarray(alpha, np.float32), 0, 1)
+    ctx.write("matte", "matte.png", np.rint(ctx.matte * 255).astype(np.uint8))
+    soft = float(((ctx.matte > 0.02) & (ctx.matte < 0.98)).mean())
+    return {"from": role, "foreground_fraction": round(float(ctx.matte.mean()), 4), "soft_fraction": round(soft, 4)}
+
+
+@step("faces", description="face boxes and keypoints (+ 468 landmarks if a landmark artifact is there)")
+def _faces(ctx: Context) -> dict[str, Any]:
+    faces, model = ctx.models.run(ctx, "face_detection", "face_detection", **ctx.opt("faces"))
+    ctx.models_used["faces"] = model
+    listed = [{"box": [round(float(v), 1) for v in f.box], "score": round(float(f.score), 4),
+               "keypoints": np.round(np.asarray(f.keypoints), 1).tolist()} for f in faces]
+    if faces and ctx.models.get("face_landmarks", required=False) is not None:
+        from edgephoto.runtime.tasks import TASKS
+
+        backend, manifest, path = ctx.models.get("face_landmarks")  # type: ignore[misc]
+        ctx.models_used["face_landmarks"] = describe_model(backend, manifest, path)
+        for entry, face in zip(listed, faces, strict=True):
+            marks = TASKS.get("face_landmarks").run(backend, manifest, ctx.image, face)
+            entry["landmarks_presence"] = round(float(marks.presence), 4)
+            entry["landmarks"] = np.round(np.asarray(marks.points)[:, :2], 1).tolist()
+    return {"count": len(faces), "faces": listed}
+
+
+@step("upscale2", description="2x super-resolution (model, tiled), written as PNG")
+def _upscale2(ctx: Context) -> dict[str, Any]:
+    out, model = ctx.models.run(ctx, "upscale2", "upscale", **ctx.opt("upscale2"))
+    ctx.models_used["upscale2"] = model
+    ctx.write("upscale2", "x2.png", out)
+    return {"size": [int(out.shape[1]), int(out.shape[0])]}
+
+
+def _subject(ctx: Context) -> np.ndarray | None:
+    return ctx.matte if ctx.matte is not None else ctx.mask
+
+
+@step("bokeh", needs=("depth", "segment"), description="background blur by depth, subject kept sharp")
+def _bokeh(ctx: Context) -> dict[str, Any]:
+    assert ctx.depth is not None
+    out, params = effects.bokeh(ctx.image, ctx.depth, _subject(ctx),
+                                larger_is_farther=ctx.depth_far_is_larger, **ctx.opt("bokeh"))
+    ctx.write("bokeh", "bokeh.jpg", out)
+    return params
+
+
+@step("remove-bg", needs=("matte",), description="cut-out: RGBA PNG with the matte as alpha")
+def _remove_bg(ctx: Context) -> dict[str, Any]:
+    assert ctx.matte is not None
+    rgba, params = effects.remove_background(ctx.image, ctx.matte)
+    ctx.write("remove-bg", "cutout.png", rgba)
+    return params
+
+
+@step("replace-bg", needs=("matte",), description="composite onto a colour or an image (option background)")
+def _replace_bg(ctx: Context) -> dict[str, Any]:
+    assert ctx.matte is not None
+    options = ctx.opt("replace-bg")
+    background = options.pop("background", (235, 235, 235))
+    if isinstance(background, str | Path):
+        background = read_photo(background).rgb
+    out, params = effects.replace_background(ctx.image, ctx.matte, background, **options)
+    ctx.write("replace-bg", "replaced.jpg", out)
+    return params
+
+
+@step("relight", needs=("depth",), description="depth-graded light falloff and vignette")
+def _relight(ctx: Context) -> dict[str, Any]:
+    assert ctx.depth is not None
+    out, params = effects.relight(ctx.image, ctx.depth, _subject(ctx),
+                                  larger_is_farther=ctx.depth_far_is_larger, **ctx.opt("relight"))
+    ctx.write("relight", "relit.jpg", out)
+    return params
+
+
+def plan(steps: Sequence[str]) -> list[str]:
+    """The asked steps plus everything they need, in registry order; unknown names suggest."""
+    wanted: set[str] = set()
+
+    def add(name: str) -> None:
+        info = STEPS.get(name)  # UnknownNameError with the nearest name
+        if name not in wanted:
+            wanted.add(name)
+            for need in info.needs:
+                add(need)
+
+    for name in steps:
+        add(name.strip())
+    return [name for name in STEPS.names() if name in wanted]
+
+
+def find_artifacts(root: str | Path) -> dict[str, Path]:
+    """Role -> artifact dir for every manifest under `root` (as `edgephoto convert --out` lays
+    them out: root/<model>/<target>-<precision>/). Float ONNX is preferred when several fit."""
+    root = Path(root)
+    preference = {"onnx": 0, "tflite": 1, "openvino": 2, "coreml": 3}
+    found: dict[str, tuple[tuple[int, int, str], Path]] = {}
+    for manifest_path in sorted(root.glob(f"*/*/{MANIFEST_NAME}")) + sorted(root.glob(f"*/{MANIFEST_NAME}")):
+        try:
+            manifest = read_manifest(manifest_path.parent)
+        except EdgePhotoError:
+            continue
+        task = str(manifest.get("task", ""))
+        role = f"upscale{manifest.get('scale', 1)}" if task == "upscale" else task
+        rank = (preference.get(str(manifest.get("target")), 9), 0 if manifest.get("precision") == "fp32" else 1,
+                str(manifest_path))
+        if role not in found or rank < found[role][0]:
+            found[role] = (rank, manifest_path.parent)
+    return {role: path for role, (_, path) in found.items()}
+
+
+def _unique_stem(stem: str, taken: set[str]) -> str:
+    candidate, n = stem, 2
+    while candidate in taken:
+        candidate, n = f"{stem}-{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _check_out_dir(out_dir: Path, inputs: Sequence[Path]) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: --out must be a directory")
+    resolved = out_dir.resolve()
+    for path in inputs:
+        if resolved == path.resolve():
+            raise OutputError(f"{out_dir}: --out resolves onto the input {path}")
+
+
+def run_pipeline(
+    photos: Sequence[str | Path | Photo],
+    steps: Sequence[str],
+    out_dir: str | Path,
+    *,
+    artifacts: Resolver | None = None,
+    backend: str | None = None,
+    device: str = "auto",
+    progress: Progress | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    keep_going: bool = False,
+) -> list[dict[str, Any]]:
+    """Run `steps` on each photo; returns (and writes as <stem>.json) one summary per photo.
+
+    With keep_going a photo that fails is recorded (ok: false, error) and the rest still run;
+    otherwise the first error is raised after closing the models.
+    """
+    order = plan(steps)
+    if not order:
+        raise InvalidOptionError(f"no steps given; choose from {', '.join(STEPS.names())}")
+    out_dir = Path(out_dir)
+    inputs = tuple(Path(p) for p in photos if not isinstance(p, Photo))
+    inputs += tuple(p.path for p in photos if isinstance(p, Photo) and p.path is not None)
+    _check_out_dir(out_dir, inputs)
+    step_options = {k: dict(v) for k, v in (options or {}).items()}
+    for name in step_options:
+        STEPS.get(name)
+    tell = progress or (lambda message: None)
+    models = Models(artifacts, backend, device)
+    summaries: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    try:
+        for index, item in enumerate(photos, 1):
+            label = item.name if isinstance(item, Photo) else Path(item).name
+            stem = _unique_stem(item.name if isinstance(item, Photo) else Path(item).stem, taken)
+            summary: dict[str, Any] = {"input": str(item.path if isinstance(item, Photo) else item),
+                                       "stem": stem, "steps": order, "ok": False}
+            timings: dict[str, float] = {}
+            try:
+                tell(f"[{index}/{len(photos)}] {label}: read")
+                started = time.perf_counter()
+                photo_obj = item if isinstance(item, Photo) else read_photo(item)
+                timings["read"] = round(time.perf_counter() - started, 4)
+                ctx = Context(photo_obj, photo_obj.rgb.copy(), stem, out_dir, models, inputs, step_options)
+                summary["photo"] = photo_obj.describe()
+                params: dict[str, Any] = {}
+                for name in order:
+                    tell(f"[{index}/{len(photos)}] {label}: {name}")
+                    started = time.perf_counter()
+                    params[name] = STEPS.get(name).run(ctx)
+                    timings[name] = round(time.perf_counter() - started, 4)
+                if ctx.enhanced:
+                    ctx.write("enhanced", "enhanced.jpg", ctx.image, quality=95)
+                summary.update(ok=True, outputs=ctx.outputs, parameters=params,
+                               models=ctx.models_used, exif=photo_obj.exif)
+            except EdgePhotoError as exc:
+                summary.update(error=str(exc), error_type=type(exc).__name__)
+                if not keep_going:
+                    _write_summary(out_dir, stem, summary, timings, inputs, quiet=True)
+                    raise
+            summaries.append(_write_summary(out_dir, stem, summary, timings, inputs))
+    finally:
+        models.close()
+    return summaries
+
+
+def _write_summary(out_dir: Path, stem: str, summary: dict[str, Any], timings: dict[str, float],
+                   inputs: tuple[Path, ...], *, quiet: bool = False) -> dict[str, Any]:
+    """<stem>.json beside the outputs; `quiet` when another error is already on its way up."""
+    summary["timings_s"] = timings
+    summary["total_s"] = round(sum(timings.values()), 4)
+    path = out_dir / f"{stem}.json"
+    try:
+        write_bytes_atomic(path, (json.dumps(summary, indent=2, default=str) + "\n").encode(), protect=inputs)
+        summary["summary"] = str(path)
+    except OutputError:
+        if not quiet:
+            raise
+    return summary
+
+
+def run_on_sample(steps: Sequence[str], out_dir: str | Path, **kwargs: Any) -> list[dict[str, Any]]:
+    """The README's first command: the pipeline on the built-in astronaut photo."""
+    return run_pipeline([load_sample("astronaut")], steps, out_dir, **kwargs)

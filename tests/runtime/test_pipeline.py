@@ -1,0 +1,128 @@
+"""The pipeline as a library: planning, summaries, atomic outputs, input protection."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgephoto.errors import InputFileError, OutputError, UnknownNameError
+from edgephoto.runtime.image_io import read_photo, sample_path
+from edgephoto.runtime.pipeline import STEPS, find_artifacts, plan, run_pipeline
+
+PORTRAITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits" / "images"
+
+
+def test_plan_adds_dependencies_in_registry_order() -> None:
+    assert plan(["bokeh"]) == ["depth", "segment", "bokeh"]
+    assert plan(["relight", "tone", "remove-bg"]) == ["tone", "depth", "matte", "remove-bg", "relight"]
+    assert plan(["wb", "wb"]) == ["wb"]
+
+
+def test_unknown_step_suggests_the_nearest() -> None:
+    with pytest.raises(UnknownNameError, match="Did you mean 'bokeh'"):
+        plan(["bokhe"])
+    with pytest.raises(UnknownNameError, match="remove-bg"):
+        plan(["remove_bg"])
+
+
+def test_every_step_has_a_description() -> None:
+    assert {name for name, _ in STEPS} >= {"exif", "denoise", "wb", "tone", "depth", "segment", "matte",
+                                            "faces", "upscale2", "bokeh", "remove-bg", "replace-bg", "relight"}
+    assert all(info.description for _, info in STEPS)
+
+
+def test_classic_steps_on_a_real_photo_with_exif(tmp_path: Path) -> None:
+    source = PORTRAITS / "61.jpg"  # Canon EOS-1Ds Mark II, ISO 320
+    summaries = run_pipeline([source], ["exif", "denoise", "wb", "tone"], tmp_path / "out")
+    (summary,) = summaries
+    assert summary["ok"] and summary["steps"] == ["exif", "denoise", "wb", "tone"]
+    written = json.loads(Path(summary["summary"]).read_text())
+    assert written["parameters"]["exif"]["camera"] == "Canon Canon EOS-1Ds Mark II"
+    assert written["parameters"]["denoise"]["iso"] == 320
+    assert set(written["timings_s"]) == {"read", "exif", "denoise", "wb", "tone"}
+    assert all(t >= 0 for t in written["timings_s"].values())
+    assert written["exif"]["iso"] == 320 and written["photo"]["width"] == 1186
+    enhanced = read_photo(written["outputs"]["enhanced"])
+    assert enhanced.size == (1186, 790)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["61.enhanced.jpg", "61.json"]
+
+
+def test_same_stem_from_two_folders_does_not_collide(tmp_path: Path) -> None:
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        shutil.copy(sample_path("coffee"), tmp_path / sub / "x.jpg")
+    summaries = run_pipeline([tmp_path / "a" / "x.jpg", tmp_path / "b" / "x.jpg"], ["tone"], tmp_path / "o")
+    assert [s["stem"] for s in summaries] == ["x", "x-2"]
+
+
+def test_out_dir_onto_an_input_is_refused(tmp_path: Path) -> None:
+    photo = tmp_path / "in.jpg"
+    shutil.copy(sample_path("chelsea"), photo)
+    before = photo.read_bytes()
+    with pytest.raises(OutputError, match="input"):
+        run_pipeline([photo], ["tone"], photo)
+    assert photo.read_bytes() == before
+
+
+def test_output_path_equal_to_an_input_is_refused(tmp_path: Path) -> None:
+    """An input named like an output of another input (x.enhanced.jpg) must survive."""
+    shutil.copy(sample_path("coffee"), tmp_path / "x.jpg")
+    victim = tmp_path / "x.enhanced.jpg"
+    shutil.copy(sample_path("chelsea"), victim)
+    before = victim.read_bytes()
+    with pytest.raises(OutputError, match="refusing to overwrite an input"):
+        run_pipeline([tmp_path / "x.jpg", victim], ["denoise", "wb"], tmp_path)
+    assert victim.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_bad_photo_is_reported_or_raised(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"")
+    with pytest.raises(InputFileError, match="bad.jpg: empty"):
+        run_pipeline([bad], ["tone"], tmp_path / "o")
+    summaries = run_pipeline([bad, sample_path("coffee")], ["tone"], tmp_path / "o2", keep_going=True)
+    assert [s["ok"] for s in summaries] == [False, True]
+    assert summaries[0]["error_type"] == "InputFileError"
+
+
+def test_model_step_without_artifacts_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="no 'depth' artifact"):
+        run_pipeline([sample_path("coffee")], ["bokeh"], tmp_path / "o")
+    assert not list((tmp_path / "o").glob("*.jpg"))
+
+
+def test_find_artifacts_prefers_float_onnx(tmp_path: Path) -> None:
+    def make(model: str, folder: str, task: str, target: str, precision: str, scale: int = 1) -> None:
+        d = tmp_path / model / folder
+        d.mkdir(parents=True)
+        (d / "manifest.json").write_text(json.dumps(
+            {"model": model, "task": task, "target": target, "precision": precision, "scale": scale}))
+
+    make("fastdepth", "tflite-fp32", "depth", "tflite", "fp32")
+    make("fastdepth", "onnx-int8", "depth", "onnx", "int8")
+    make("fastdepth", "onnx-fp32", "depth", "onnx", "fp32")
+    make("fsrcnn-x2", "onnx-fp32", "upscale", "onnx", "fp32", scale=2)
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "manifest.json").write_text("{not json")
+    found = find_artifacts(tmp_path)
+    assert found == {"depth": tmp_path / "fastdepth" / "onnx-fp32", "upscale2": tmp_path / "fsrcnn-x2" / "onnx-fp32"}
+
+
+def test_progress_reports_each_photo_and_step(tmp_path: Path) -> None:
+    messages: list[str] = []
+    run_pipeline([sample_path("coffee"), sample_path("rocket")], ["wb", "tone"], tmp_path, progress=messages.append)
+    assert messages == [f"[{i}/2] {n}: {s}" for i, n in ((1, "coffee.jpg"), (2, "rocket.jpg"))
+                        for s in ("read", "wb", "tone")]
+
+
+def test_step_options_reach_the_step(tmp_path: Path) -> None:
+    (summary,) = run_pipeline([sample_path("coffee")], ["wb"], tmp_path, options={"wb": {"max_shift": 2.0}})
+    assert summary["parameters"]["wb"]["max_shift"] == 2.0
+    assert np.hypot(*summary["parameters"]["wb"]["shift_ab"]) <= 2.0 + 1e-6
+    with pytest.raises(UnknownNameError):
+        run_pipeline([sample_path("coffee")], ["wb"], tmp_path, options={"wbb": {}})
