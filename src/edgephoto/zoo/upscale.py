@@ -7,6 +7,9 @@ from edgephoto.zoo.sources import npm_file, url_file
 from edgephoto.zoo.spec import ModelSpec, Normalization, TensorSpec, TilePolicy, WeightFile
 
 RGB_0_255 = Normalization(mean=(0.0,), std=(1.0,), color="RGB")
+# UpscalerJS declares inputRange/outputRange [0, 1] for its 'rrdn' (thick) models and [0, 255]
+# for 'rdn' (slim, medium); thick fed 0-255 loses 0.13 dB on Set5 x4 (29.82 vs 29.95).
+RGB_0_1 = Normalization(mean=(0.0,), std=(255.0,), color="RGB")
 LUMA_0_1 = Normalization(mean=(0.0,), std=(255.0,), color="Y")
 
 # (variant, scale) -> [(file name, sha256, bytes)], model.json first.
@@ -57,6 +60,7 @@ ESRGAN_TILE = 128
 def _esrgan(variant: str, scale: int) -> ModelSpec:
     package = f"@upscalerjs/esrgan-{variant}@1.0.0"
     field, overlap = ESRGAN_FIELD[variant]
+    norm, value_range = (RGB_0_1, "0-1") if variant == "thick" else (RGB_0_255, "0-255")
     files = tuple(
         npm_file(f"esrgan-{variant}/x{scale}/{name}", sha, size, package, f"models/x{scale}/{name}")
         for name, sha, size in ESRGAN_FILES[(variant, scale)]
@@ -66,18 +70,18 @@ def _esrgan(variant: str, scale: int) -> ModelSpec:
         task="upscale",
         source_format="tfjs_layers",
         files=files,
-        inputs=(TensorSpec("input", (1, ESRGAN_TILE, ESRGAN_TILE, 3), normalization=RGB_0_255),),
+        inputs=(TensorSpec("input", (1, ESRGAN_TILE, ESRGAN_TILE, 3), normalization=norm),),
         outputs=(
             TensorSpec(
                 "output",
                 (1, ESRGAN_TILE * scale, ESRGAN_TILE * scale, 3),
-                normalization=RGB_0_255,
-                meaning=f"RGB 0-255 upscaled x{scale}",
+                normalization=norm,
+                meaning=f"RGB {value_range} upscaled x{scale}",
             ),
         ),
         tile=TilePolicy("tile", ESRGAN_TILE, overlap, field),
         licence="MIT",
-        description=f"ESRGAN {variant} x{scale} (UpscalerJS 1.0), RGB 0-255 in and out",
+        description=f"ESRGAN {variant} x{scale} (UpscalerJS 1.0), RGB {value_range} in and out",
         upstream=f"npm {package}",
         scale=scale,
     )
