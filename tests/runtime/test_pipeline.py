@@ -126,3 +126,76 @@ def test_step_options_reach_the_step(tmp_path: Path) -> None:
     assert np.hypot(*summary["parameters"]["wb"]["shift_ab"]) <= 2.0 + 1e-6
     with pytest.raises(UnknownNameError):
         run_pipeline([sample_path("coffee")], ["wb"], tmp_path, options={"wbb": {}})
+
+
+# ---- real zoo models, converted for real (CI runs these) ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_resolver(zoo_weights: object) -> object:
+    """Artifacts converted on first use into the session cache by the CLI's own resolver."""
+    from edgephoto.cli.run import make_resolver
+
+    return make_resolver(None, None, True, lambda message: None)
+
+
+def _masks_iou(mask: np.ndarray, index: int) -> float:
+    from PIL import Image
+
+    h, w = mask.shape
+    truth = np.asarray(Image.open(PORTRAITS.parent / "masks" / f"{index}.png").convert("L")
+                       .resize((w, h), Image.Resampling.NEAREST)) > 127
+    ours = mask > 0.5
+    return float((ours & truth).sum() / max((ours | truth).sum(), 1))
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_real_cutout_and_replacement(tmp_path: Path, real_resolver: object) -> None:
+    photos = [PORTRAITS / "1.jpg", PORTRAITS / "5.jpg"]
+    summaries = run_pipeline(photos, ["remove-bg", "replace-bg"], tmp_path, artifacts=real_resolver,
+                             options={"replace-bg": {"background": sample_path("rocket")}})
+    for summary, index in zip(summaries, (1, 5), strict=True):
+        assert summary["ok"] and summary["steps"] == ["matte", "remove-bg", "replace-bg"]
+        assert summary["models"]["matte"]["model"] == "selfie" and summary["models"]["matte"]["device"] == "cpu"
+        cut = read_photo(summary["outputs"]["remove-bg"])
+        assert cut.alpha is not None
+        assert _masks_iou(cut.alpha / 255.0, index) > 0.85
+        assert read_photo(summary["outputs"]["replace-bg"]).size == cut.size
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_real_bokeh_and_relight_keep_the_subject_sharp(tmp_path: Path, real_resolver: object) -> None:
+    (summary,) = run_pipeline([PORTRAITS / "61.jpg"], ["bokeh", "relight"], tmp_path, artifacts=real_resolver)
+    assert summary["ok"] and summary["steps"] == ["depth", "segment", "bokeh", "relight"]
+    assert summary["models"]["depth"]["model"] == "fastdepth"
+    assert summary["parameters"]["bokeh"]["focus_from"] == "subject mask"
+    source = read_photo(PORTRAITS / "61.jpg").rgb.astype(np.float64)
+    mask = read_photo(summary["outputs"]["mask"]).rgb[..., 0] > 127
+    blurred = read_photo(summary["outputs"]["bokeh"]).rgb.astype(np.float64)
+    change = np.abs(blurred - source).mean(axis=2)
+    assert change[mask].mean() < 3.0 and change[~mask].mean() > 2 * change[mask].mean()
+    assert (tmp_path / "61.depth.png").is_file() and (tmp_path / "61.relit.jpg").is_file()
+
+
+@pytest.mark.real
+@pytest.mark.slow
+def test_real_faces_and_upscale(tmp_path: Path, real_resolver: object) -> None:
+    from edgephoto.metrics import psnr_y
+
+    (summary,) = run_pipeline([sample_path("astronaut")], ["faces"], tmp_path / "f", artifacts=real_resolver)
+    assert summary["parameters"]["faces"]["count"] >= 1
+    x0, y0, x1, y1 = summary["parameters"]["faces"]["faces"][0]["box"]
+    assert 150 < (x0 + x1) / 2 < 280 and 50 < (y0 + y1) / 2 < 200  # Eileen Collins' face
+    from PIL import Image
+
+    hr = read_photo(PORTRAITS.parents[1] / "sr" / "set5" / "baby.png").rgb
+    lr = np.asarray(Image.fromarray(hr).resize((hr.shape[1] // 2, hr.shape[0] // 2), Image.Resampling.BICUBIC))
+    low = tmp_path / "baby_lr.png"
+    Image.fromarray(lr).save(low)
+    (up,) = run_pipeline([low], ["upscale2"], tmp_path / "u", artifacts=real_resolver)
+    sr = read_photo(up["outputs"]["upscale2"]).rgb
+    bicubic = np.asarray(Image.fromarray(lr).resize((lr.shape[1] * 2, lr.shape[0] * 2), Image.Resampling.BICUBIC))
+    assert sr.shape == hr.shape
+    assert psnr_y(hr, sr, 2) > psnr_y(hr, bicubic, 2) + 0.3

@@ -47,19 +47,23 @@ def build_missing_artifact(role: str, backend: str | None, cache: Path, progress
     from edgephoto.zoo import get_model
     from edgephoto.zoo.weights import resolve
 
-    target = BACKEND_TARGET.get(backend or "onnxruntime", "onnx")
-    final = cache / model / f"{target}-fp32"
-    if (final / "manifest.json").is_file():
-        return final
+    # A chosen backend runs one target; otherwise float ONNX first, TFLite if ONNX fails parity.
+    targets = [BACKEND_TARGET.get(backend, "onnx")] if backend else ["onnx", "tflite"]
+    for target in targets:
+        final = cache / model / f"{target}-fp32"
+        if (final / "manifest.json").is_file():
+            return final
     spec = get_model(model)
-    progress(f"no {role} artifact: converting {model} to {target} into {cache}")
     root = resolve(spec, progress=progress)
     cache.mkdir(parents=True, exist_ok=True)
-    results = convert_model(spec, root / spec.files[0].path, parse_targets(target), cache, progress=progress)
-    failed = [r for r in results if not r.ok]
-    if failed:
-        raise ConversionError(f"building the {role} artifact ({model} -> {target}) failed: {failed[0].error}")
-    return Path(str(results[0].path))
+    errors = []
+    for target in targets:
+        progress(f"no {role} artifact: converting {model} to {target} into {cache}")
+        (result,) = convert_model(spec, root / spec.files[0].path, parse_targets(target), cache, progress=progress)
+        if result.ok:
+            return Path(str(result.path))
+        errors.append(f"{target}: {result.error}")
+    raise ConversionError(f"building the {role} artifact from {model} failed: " + "; ".join(errors))
 
 
 def make_resolver(artifacts_dir: Path | None, backend: str | None, build: bool, progress: Any) -> Any:

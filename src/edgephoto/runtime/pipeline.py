@@ -226,6 +226,10 @@ def _faces(ctx: Context) -> dict[str, Any]:
 
 @step("upscale2", description="2x super-resolution (model, tiled), written as PNG")
 def _upscale2(ctx: Context) -> dict[str, Any]:
+    loaded = ctx.models.get("upscale2")
+    assert loaded is not None
+    if int(loaded[1].get("scale", 0)) != 2:
+        raise InvalidOptionError(f"the upscale2 artifact {loaded[2]} is a x{loaded[1].get('scale')} model, not x2")
     out, model = ctx.models.run(ctx, "upscale2", "upscale", **ctx.opt("upscale2"))
     ctx.models_used["upscale2"] = model
     ctx.write("upscale2", "x2.png", out)
