@@ -24,8 +24,9 @@ from edgephoto.convert.targets import openvino as openvino_target  # noqa: E402,
 RGB_HALF = Normalization(mean=(127.5,), std=(127.5,), color="RGB")
 IMAGENET = Normalization(mean=(123.675, 116.28, 103.53), std=(58.0, 58.0, 58.0), color="RGB")
 LUMA = Normalization(mean=(0.0,), std=(255.0,), color="Y")
-METADATA = {"model": "tiny", "task": "segmentation", "normalisation": "x/127.5-1", "scale": "1",
-            "licence": "MIT", "version": "0.1.0"}
+METADATA = {"edgephoto.model": "tiny", "edgephoto.task": "segmentation", "edgephoto.scale": "1",
+            "edgephoto.normalization": "x/127.5-1", "edgephoto.licence": "MIT",
+            "edgephoto.version": "0.1.0"}
 
 
 def make_spec(name: str, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...],
@@ -138,7 +139,7 @@ def test_tflite_to_openvino_parity(models: dict[str, Path], tmp_path: Path) -> N
     assert np.abs(got - tf_run(models["rgb"], x)).max() < 1e-5
 
 
-def tiny_onnx(path: Path, op: str = "Relu", domain: str = "") -> Path:
+def tiny_onnx(path: Path, op: str = "Relu", domain: str = "", batch: int | str = "n") -> Path:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -146,8 +147,8 @@ def tiny_onnx(path: Path, op: str = "Relu", domain: str = "") -> Path:
     nodes = [helper.make_node("Conv", ["pixels", "w"], ["c"], pads=[1, 1, 1, 1]),
              helper.make_node(op, ["c"], ["mask"], domain=domain)]
     graph = helper.make_graph(
-        nodes, "tiny", [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["n", 3, 8, 8])],
-        [helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["n", 4, 8, 8])], [w])
+        nodes, "tiny", [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, [batch, 3, 8, 8])],
+        [helper.make_tensor_value_info("mask", TensorProto.FLOAT, [batch, 4, 8, 8])], [w])
     opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid(domain, 1)] if domain else [])
     onnx.save(helper.make_model(graph, opset_imports=opsets, ir_version=8), path)
     return path
@@ -249,7 +250,8 @@ def test_savedmodel_to_coreml_rgb_image(models: dict[str, Path], tmp_path: Path)
     assert facts["ops"]["conv"] == 2 and facts["ops"].get("max_pool") == 1
     assert "cast" not in facts["ops"]  # fp32 compute precision: no fp16 casts
     assert facts["license"] == "MIT" and facts["author"] == "edgephoto" and facts["version"] == "0.1.0"
-    assert facts["user_defined_metadata"]["task"] == "segmentation"
+    assert facts["user_defined_metadata"]["edgephoto.task"] == "segmentation"
+    assert facts["user_defined_metadata"]["edgephoto.tensor_layouts"] == "input:NHWC,output:NHWC"
     assert facts["numerical_parity"].startswith("not run")
 
     # the check fails loudly when the artifact does not match the spec
@@ -320,3 +322,25 @@ def test_fsrcnn_x2_openvino_and_coreml(zoo_weights: object, tmp_path: Path) -> N
     assert facts["inputs"][0]["color"] == "GRAYSCALE" and facts["inputs"][0]["height"] == 128
     assert facts["inputs"][0]["scale"] == pytest.approx(1 / 255)
     assert facts["ops"]["conv"] >= 7 and facts["ops"]["depth_to_space"] == 1
+
+
+@pytest.mark.slow
+def test_onnx2tf_savedmodel_to_coreml_and_openvino(tmp_path: Path) -> None:
+    """The graph reaches coreml from onnx through onnx2tf's SavedModel: both edges must take it."""
+    import onnxruntime as ort
+
+    import edgephoto.convert.sources.onnx  # noqa: F401  registers onnx -> savedmodel (onnx2tf)
+
+    pytest.importorskip("coremltools")
+    path = tiny_onnx(tmp_path / "tiny.onnx", batch=1)
+    ctx = ctx_for(ONNX_SPEC, tmp_path / "work")
+    saved = EDGES[("onnx", "savedmodel")](path, ctx)
+    facts = coreml_check.check_mlpackage(EDGES[("savedmodel", "coreml")](saved, ctx), ONNX_SPEC)
+    assert facts["inputs"][0]["kind"] == "imageType" and facts["inputs"][0]["color"] == "RGB"
+    assert facts["outputs"][0]["shape"] == [1, 4, 8, 8]  # the spec's NCHW layout
+    assert facts["ops"]["conv"] == 1
+
+    x = np.random.default_rng(7).random((1, 3, 8, 8), dtype=np.float32)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"pixels": x})[0]
+    got = ov_run(EDGES[("savedmodel", "openvino")](saved, ctx), {"pixels": x})["mask"]
+    assert np.abs(got - want).max() < 1e-5

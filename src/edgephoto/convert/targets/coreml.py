@@ -127,7 +127,7 @@ def _finish(ct: Any, mlmodel: Any, renames: dict[str, str], ctx: ConvertContext)
     model.short_description = info.description
     model.author = "edgephoto"
     model.license = info.licence
-    model.version = metadata.get("version", "")
+    model.version = metadata.get("edgephoto.version", metadata.get("version", ""))
     for tensor in info.inputs:
         norm = tensor.normalization
         what = tensor.meaning or (f"{norm.color} image" if norm else "input tensor")
@@ -135,7 +135,7 @@ def _finish(ct: Any, mlmodel: Any, renames: dict[str, str], ctx: ConvertContext)
     for tensor in info.outputs:
         model.output_description[tensor.name] = tensor.meaning or "output tensor"
     model.user_defined_metadata.update(metadata)
-    model.user_defined_metadata["edgephoto.layout"] = ",".join(
+    model.user_defined_metadata["edgephoto.tensor_layouts"] = ",".join(
         f"{t.name}:{t.layout}" for t in (*info.inputs, *info.outputs)
     )
     return _save(model, ctx)

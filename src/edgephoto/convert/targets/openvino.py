@@ -110,7 +110,8 @@ def _fix_outputs(model: Any, ctx: ConvertContext) -> None:
 def _annotate(model: Any, ctx: ConvertContext, precision: str, hint: str) -> None:
     """Zoo metadata, layouts and the precision hint in rt_info (saved inside the .xml)."""
     for key, value in ctx.options.get("metadata", {}).items():
-        model.set_rt_info(str(value), ["edgephoto", str(key)])
+        key = str(key).removeprefix("edgephoto.")  # already under the "edgephoto" section
+        model.set_rt_info(str(value), ["edgephoto", key])
     for tensor in (*ctx.spec.inputs, *ctx.spec.outputs):
         model.set_rt_info(tensor.layout, ["edgephoto", "layout", tensor.name])
     model.set_rt_info(precision, ["edgephoto", "weights_precision"])
