@@ -9,6 +9,7 @@ fused ops expanded into standard TF ops, so every downstream converter accepts t
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +162,9 @@ def load_layers_model(model_json: Path) -> Any:
     config = _model_config(model_json, model)
     weights = read_weights(model_json, model)
     try:
-        net = keras.models.model_from_json(json.dumps(config), custom_objects=custom_layers())
+        with warnings.catch_warnings():  # unseeded-initializer noise; weights are set below
+            warnings.simplefilter("ignore", UserWarning)
+            net = keras.models.model_from_json(json.dumps(config), custom_objects=custom_layers())
     except (ValueError, TypeError, KeyError) as exc:
         raise ConversionError(f"{model_json}: Keras cannot build the topology ({exc})") from exc
     used: set[str] = set()
