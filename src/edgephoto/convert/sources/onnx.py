@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgephoto.convert.graph import ConvertContext, Runner, register_edge, register_source_runner
-from edgephoto.errors import InputFileError, MissingExtraError
+from edgephoto.errors import ConversionError, InputFileError, MissingExtraError
 from edgephoto.zoo.spec import ModelSpec
 
 CALIBRATION_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
@@ -87,21 +87,23 @@ def run_onnx2tf(path: Path, ctx: ConvertContext) -> Path:
     args = ["-i", str(Path(path).resolve()), "-o", "out", "-osd", "-coion", "-n"]
     if shapes:
         args += ["-ois", *shapes]
+    keep = [name for name, t in zip(graph_inputs, ctx.spec.inputs, strict=False)
+            if t.layout == "NHWC" and len(t.shape) == 4]
+    if keep:  # onnx2tf would read an NHWC input as NCHW and transpose it
+        args += ["-kat", *keep]
     run_converter("onnx2tf", args, ctx, cwd=work, target="tflite")
     ctx.notes.append("onnx2tf 1.28.8 (offline: local calibration sample of real photo crops)")
     return work / "out"
 
 
 def _layout_fix(spec_shape: list[int], got: list[int], layout: str) -> tuple[int, ...] | None:
-    """The transpose taking onnx2tf's tensor to the spec's layout (None: already right)."""
-    if layout != "NCHW" or len(spec_shape) != 4:
+    """The transpose taking onnx2tf's tensor to the spec's shape (None: already right)."""
+    if got == spec_shape or len(spec_shape) != 4:
         return None
-    nhwc = [spec_shape[i] for i in NCHW_TO_NHWC]
-    if got == nhwc:
-        return NHWC_TO_NCHW
-    if got == spec_shape:
-        return None
-    raise InputFileError("onnx2tf output", f"shape {got} matches neither {spec_shape} nor {nhwc}")
+    fix = NHWC_TO_NCHW if layout == "NCHW" else NCHW_TO_NHWC
+    if [got[i] for i in fix] == spec_shape:
+        return fix
+    raise ConversionError(f"onnx2tf made an output of shape {got}; the spec says {spec_shape}")
 
 
 def _safe(name: str) -> str:
@@ -109,7 +111,11 @@ def _safe(name: str) -> str:
 
 
 def wrap_to_spec_layout(saved: Path, onnx_outputs: list[str], ctx: ConvertContext) -> Path:
-    """A SavedModel whose signature takes/returns the spec's tensors (names and layout)."""
+    """A SavedModel whose signature takes/returns the spec's tensors (names and layout).
+
+    onnx2tf names its signature outputs output_0, output_1, ...; the wrapper keys them by the
+    spec's names so later edges match by name, never by position.
+    """
     import tensorflow as tf
 
     from edgephoto.convert.sources.tflite import match_names
@@ -127,8 +133,6 @@ def wrap_to_spec_layout(saved: Path, onnx_outputs: list[str], ctx: ConvertContex
                     list(fn.structured_outputs[onnx_to_key[out_map[t.name]]].shape), t.layout)
         for t in spec.outputs
     ]
-    if not any(in_fix) and not any(out_fix):
-        return saved
     signature = [tf.TensorSpec(_static_shape(spec, t.shape), t.dtype, name=_safe(t.name))
                  for t in spec.inputs]
 
@@ -149,7 +153,8 @@ def wrap_to_spec_layout(saved: Path, onnx_outputs: list[str], ctx: ConvertContex
     module = SpecLayout()
     out = Path(ctx.workdir) / "spec_layout_savedmodel"
     tf.saved_model.save(module, str(out), signatures={"serving_default": module.serve.get_concrete_function()})
-    ctx.notes.append("savedmodel: onnx2tf output wrapped with transposes to the spec's NCHW layout")
+    if any(in_fix) or any(out_fix):
+        ctx.notes.append("savedmodel: onnx2tf's NHWC tensors transposed back to the spec's layout")
     return out
 
 

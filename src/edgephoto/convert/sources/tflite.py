@@ -6,6 +6,7 @@ them needs first is a builtin-only copy of the model, made here once per context
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +47,12 @@ def litert_interpreter(path: Path, threads: int = 1) -> Any:
 
 
 def match_names(wanted: list[str], actual: list[str]) -> dict[str, str]:
-    """Spec name -> model tensor name: same name, else the name with a serving prefix or ':0'
-    suffix, else the same position."""
+    """Spec name -> model tensor name: same name, else the same name without a serving prefix
+    or ':0' suffix and with non-word characters as '_', else the same position."""
 
     def bare(name: str) -> str:
-        name = name.split(":")[0]
-        return name.removeprefix("serving_default_")
+        name = name.split(":")[0].removeprefix("serving_default_")
+        return re.sub(r"\W", "_", name)
 
     mapping = {}
     for index, name in enumerate(wanted):

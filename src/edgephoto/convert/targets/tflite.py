@@ -106,19 +106,11 @@ def savedmodel_to_tflite(path: Path, ctx: ConvertContext) -> Path:
 
 @register_edge("onnx", "tflite")
 def onnx_to_tflite(path: Path, ctx: ConvertContext) -> Path:
-    """onnx2tf's own float32 .tflite when the spec is NHWC; through a spec-layout SavedModel
-    (wrapped transposes) when the spec says NCHW."""
-    from edgephoto.convert.sources.onnx import onnx_to_savedmodel, run_onnx2tf
+    """onnx2tf's SavedModel (fixed to the spec's layout) through TFLiteConverter. onnx2tf's own
+    .tflite comes from the same converter, but its I/O layout is not always the spec's."""
+    from edgephoto.convert.sources.onnx import onnx_to_savedmodel
 
-    if any(t.layout == "NCHW" and len(t.shape) == 4 for t in (*ctx.spec.inputs, *ctx.spec.outputs)):
-        return savedmodel_to_tflite(onnx_to_savedmodel(path, ctx), ctx)
-    out = run_onnx2tf(path, ctx)
-    built = sorted(out.glob("*_float32.tflite"))
-    if not built:
-        from edgephoto.errors import ConversionError
-
-        raise ConversionError(f"onnx2tf wrote no *_float32.tflite in {out}")
-    return finish_tflite(built[0], ctx, ctx.spec.name)
+    return savedmodel_to_tflite(onnx_to_savedmodel(path, ctx), ctx)
 
 
 @register_finalizer("tflite")
