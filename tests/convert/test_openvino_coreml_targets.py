@@ -238,6 +238,19 @@ def test_unsupported_tf_op_is_named(bad_savedmodel: Path, tmp_path: Path, target
     assert (info.value.op, info.value.target) == ("BesselI0e", target)
 
 
+def test_image_params_fold_normalisation() -> None:
+    params = coreml_target.image_params
+    bgr = Normalization(mean=(104.0, 117.0, 123.0), std=(2.0,), color="BGR")
+    got = params(TensorSpec("x", (1, 8, 8, 3), normalization=bgr))
+    assert got == {"scale": 0.5, "bias": [-52.0, -58.5, -61.5], "color_layout": "BGR"}
+    assert params(TensorSpec("y", (1, 8, 8, 1), normalization=LUMA)) == {
+        "scale": 1 / 255, "bias": -0.0, "color_layout": "GRAYSCALE"}
+    per_channel = Normalization(mean=(0.0,), std=(58.4, 57.1, 57.4), color="RGB")
+    assert params(TensorSpec("x", (1, 8, 8, 3), normalization=per_channel)) is None
+    assert params(TensorSpec("x", (1, 8, 8, 3), dtype="uint8", normalization=RGB_HALF)) is None
+    assert params(TensorSpec("x", (1, 8, 8, 4), normalization=RGB_HALF)) is None
+
+
 def test_savedmodel_to_coreml_rgb_image(models: dict[str, Path], tmp_path: Path) -> None:
     pytest.importorskip("coremltools")
     package = EDGES[("savedmodel", "coreml")](models["rgb"], ctx_for(RGB_SPEC, tmp_path))

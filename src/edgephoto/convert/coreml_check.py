@@ -53,9 +53,10 @@ def _const_floats(block: Any, argument: Any) -> list[float] | None:
     return None
 
 
-def _consumer(block: Any, name: str, op_type: str) -> Any:
+def _consumer(block: Any, name: str, op_type: str, suffix: str) -> Any:
+    """The `op_type` op reading `name` whose output coremltools named `...<suffix>`."""
     for op in block.operations:
-        if op.type == op_type and any(
+        if op.type == op_type and op.outputs[0].name.endswith(suffix) and any(
             b.WhichOneof("binding") == "name" and b.name == name
             for arg in op.inputs.values()
             for b in arg.arguments
@@ -67,11 +68,11 @@ def _consumer(block: Any, name: str, op_type: str) -> Any:
 def _image_scale_bias(block: Any, name: str) -> tuple[float, list[float]]:
     """The `mul` (scale) and `add` (bias) coremltools inserts right after an image input."""
     scale, bias, current = 1.0, [0.0], name
-    mul = _consumer(block, current, "mul")
+    mul = _consumer(block, current, "mul", "__scaled__")
     if mul is not None:
         values = _const_floats(block, mul.inputs["y"])
         scale, current = (values[0] if values else math.nan), mul.outputs[0].name
-    add = _consumer(block, current, "add")
+    add = _consumer(block, current, "add", "__biased__")
     if add is not None:
         bias = _const_floats(block, add.inputs["y"]) or [math.nan]
     return scale, bias

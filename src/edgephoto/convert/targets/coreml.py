@@ -83,6 +83,10 @@ def _input_type(ct: Any, tensor: TensorSpec, graph_name: str, shape: tuple[int |
                 ctx: ConvertContext) -> Any:
     params = image_params(tensor) if ctx.options.get("image_input", True) else None
     if params is None:
+        norm = tensor.normalization
+        if norm is not None and len(set(norm.std)) > 1 and ctx.options.get("image_input", True):
+            ctx.notes.append(f"coreml: input {tensor.name} stays a tensor: its per-channel std "
+                             f"{list(norm.std)} is not one Core ML image scale")
         return ct.TensorType(name=graph_name, shape=_shape(ct, shape))
     layout = getattr(ct.colorlayout, params.pop("color_layout"))
     channel_first = len(shape) == 4 and shape[1] in (1, 3) and shape[3] not in (1, 3)
