@@ -298,3 +298,16 @@ def test_bad_torch_file_is_an_input_file_error(tmp_path: Path) -> None:
     with pytest.raises(InputFileError) as caught:
         graph.source_runner(bad, "torch", context(TORCH_SPEC, tmp_path))
     assert caught.value.path == str(bad)
+
+
+def test_converter_messages_name_the_op() -> None:
+    from edgephoto.convert.targets.onnx import unsupported_ops
+
+    log = (
+        "ERROR - Tensorflow op [conv2d_transpose: TFL_Convolution2DTransposeBias] is not supported\n"
+        "ERROR - Unsupported ops: Counter({'TFL_Convolution2DTransposeBias': 1, 'Igamma': 2})\n"
+        "error: 'tf.Lgamma' op is neither a custom op nor a flex op\n"
+        "\x1b[31mERROR:\x1b[0m GridSample3D OP is not yet implemented.\n"
+    )
+    assert unsupported_ops(log) == ["Convolution2DTransposeBias", "Igamma", "Lgamma", "GridSample3D"]
+    assert unsupported_ops("INFO - ONNX model is saved") == []

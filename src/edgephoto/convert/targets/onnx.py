@@ -55,6 +55,7 @@ def run_converter(module: str, args: list[str], ctx: ConvertContext, cwd: Path |
 
 def unsupported_ops(log: str) -> list[str]:
     """Op names a converter reported as unsupported (tf2onnx and TFLiteConverter messages)."""
+    log = re.sub(r"\x1b\[[0-9;]*m", "", log)  # onnx2tf colours its messages
     found: list[str] = []
     for counter in re.findall(r"Unsupported ops: Counter\((\{.*?\})\)", log):
         try:
@@ -64,6 +65,7 @@ def unsupported_ops(log: str) -> list[str]:
     found += re.findall(r"op \[[^:\]]+: ([\w.]+)\] is not supported", log)
     found += re.findall(r"'([\w.]+)' op is neither a custom op nor a flex op", log)
     found += re.findall(r"failed to legalize operation '([\w.]+)'", log)
+    found += re.findall(r"(\w+) OP is not yet implemented", log)  # onnx2tf
     names = [re.sub(r"^(TFL_|tf\.|tfl\.)", "", op) for op in found]
     return list(dict.fromkeys(names))
 
@@ -202,7 +204,10 @@ def torch_to_onnx(path: Path, ctx: ConvertContext) -> Path:
         except Exception as exc:  # the exporters raise many kinds; keep the first line of each
             errors.append(f"dynamo={dynamo}: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}")
     else:
-        ops = unsupported_ops("\n".join(errors)) or re.findall(r"aten::(\w+)", "\n".join(errors))
+        text = "\n".join(errors)
+        ops = unsupported_ops(text)
+        if not ops and re.search(r"support|no onnx function", text, re.IGNORECASE):
+            ops = re.findall(r"aten(?:::|\.)(\w+)", text)
         if ops:
             raise UnsupportedOpError(f"aten::{ops[0]}", "onnx", "; ".join(errors))
         raise ConversionError("torch.onnx.export failed: " + "; ".join(errors))
