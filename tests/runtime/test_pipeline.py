@@ -190,12 +190,21 @@ def test_real_faces_and_upscale(tmp_path: Path, real_resolver: object) -> None:
     assert 150 < (x0 + x1) / 2 < 280 and 50 < (y0 + y1) / 2 < 200  # Eileen Collins' face
     from PIL import Image
 
-    hr = read_photo(PORTRAITS.parents[1] / "sr" / "set5" / "baby.png").rgb
-    lr = np.asarray(Image.fromarray(hr).resize((hr.shape[1] // 2, hr.shape[0] // 2), Image.Resampling.BICUBIC))
-    low = tmp_path / "baby_lr.png"
-    Image.fromarray(lr).save(low)
-    (up,) = run_pipeline([low], ["upscale2"], tmp_path / "u", artifacts=real_resolver)
-    sr = read_photo(up["outputs"]["upscale2"]).rgb
-    bicubic = np.asarray(Image.fromarray(lr).resize((lr.shape[1] * 2, lr.shape[0] * 2), Image.Resampling.BICUBIC))
-    assert sr.shape == hr.shape
-    assert psnr_y(hr, sr, 2) > psnr_y(hr, bicubic, 2) + 0.3
+    # Set5 x2 with the papers' protocol; the data README's reference for the same FSRCNN_x2.pb
+    # run by OpenCV is PSNR-Y 34.85 dB (PIL bicubic alone: 33.67).
+    ours, plain = [], []
+    for path in sorted((PORTRAITS.parents[1] / "sr" / "set5").glob("*.png")):
+        hr = read_photo(path).rgb
+        hr = hr[: hr.shape[0] // 2 * 2, : hr.shape[1] // 2 * 2]
+        size = (hr.shape[1] // 2, hr.shape[0] // 2)
+        lr = np.asarray(Image.fromarray(hr).resize(size, Image.Resampling.BICUBIC))
+        low = tmp_path / f"{path.stem}_lr.png"
+        Image.fromarray(lr).save(low)
+        (up,) = run_pipeline([low], ["upscale2"], tmp_path / "u", artifacts=real_resolver)
+        sr = read_photo(up["outputs"]["upscale2"]).rgb
+        assert sr.shape == hr.shape
+        bicubic = np.asarray(Image.fromarray(lr).resize((hr.shape[1], hr.shape[0]), Image.Resampling.BICUBIC))
+        ours.append(psnr_y(hr, sr, 2))
+        plain.append(psnr_y(hr, bicubic, 2))
+    assert np.mean(plain) == pytest.approx(33.67, abs=0.05)
+    assert np.mean(ours) > 34.85 - 0.1, (np.mean(ours), ours)
