@@ -1,4 +1,8 @@
-"""Edges into `tflite`: SavedModel via TFLiteConverter (fp32, builtin ops), ONNX via onnx2tf.
+"""The edge into `tflite`: SavedModel via TFLiteConverter (fp32, builtin ops).
+
+ONNX reaches tflite as onnx -> savedmodel (onnx2tf, sources/onnx.py) -> tflite: onnx2tf's own
+.tflite comes from the same converter but not always in the spec's layout, and going through
+the SavedModel node lets the orchestrator share one onnx2tf run with the other TF-fed targets.
 
 Every edge ends in `finish_tflite`: the graph's input/output tensors and signature keys are
 renamed to the spec's names (outputs put in spec order), and ctx.options["metadata"] is embedded
@@ -102,15 +106,6 @@ def savedmodel_to_tflite(path: Path, ctx: ConvertContext) -> Path:
                   ["--saved_model_dir", str(path), "--output_file", str(raw)], ctx, target="tflite")
     ctx.notes.append("tflite: TFLiteConverter from SavedModel, fp32, builtin ops")
     return finish_tflite(raw, ctx, ctx.spec.name)
-
-
-@register_edge("onnx", "tflite")
-def onnx_to_tflite(path: Path, ctx: ConvertContext) -> Path:
-    """onnx2tf's SavedModel (fixed to the spec's layout) through TFLiteConverter. onnx2tf's own
-    .tflite comes from the same converter, but its I/O layout is not always the spec's."""
-    from edgephoto.convert.sources.onnx import onnx_to_savedmodel
-
-    return savedmodel_to_tflite(onnx_to_savedmodel(path, ctx), ctx)
 
 
 @register_finalizer("tflite")
