@@ -18,6 +18,7 @@ SUBCOMMANDS = (
     "edgephoto.cli.convert",
     "edgephoto.cli.run",
     "edgephoto.cli.doctor",
+    "edgephoto.cli.quantize",
 )
 
 

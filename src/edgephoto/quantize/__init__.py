@@ -138,8 +138,6 @@ def quantize_artifact(
         **result.details,
         "limit": {"metric": job.limit.metric, "max_drop": job.limit.limit, "unit": job.limit.unit},
     }
-    if job._calibration is not None:
-        report["data"] = job._calibration.describe()
     if job.backend is None:
         report["measured"] = False
         report["why_not_measured"] = f"no runtime backend for {target} on this platform"
@@ -147,7 +145,11 @@ def quantize_artifact(
         numbers = result.accuracy or job.evaluate(result.path)
         report.update(numbers, measured=True)
         ctx.notes.extend(job.notes)
+        if job._calibration is not None:
+            report["data"] = job._calibration.describe()
         accuracy.guard(job.spec, report, job.limit)
+    if job._calibration is not None:
+        report["data"] = job._calibration.describe()
     report["notes"] = job.notes
     return result.path, report
 

@@ -118,6 +118,8 @@ def _run_all_tensors(path: Path, feeds: list[dict[str, np.ndarray]], names: list
 
     model = onnx.load(str(path))
     present = {o.name for o in model.graph.output}
+    produced = {o for n in model.graph.node for o in n.output}
+    names = [n for n in names if n in produced]  # QDQ folds some (a Relu after a Conv)
     for tensor in names:
         if tensor not in present:
             model.graph.output.append(onnx.helper.make_tensor_value_info(tensor, onnx.TensorProto.FLOAT, None))
@@ -140,7 +142,7 @@ def sensitivity(job: QuantJob, pre: Path, quantized: Path, samples: int = 4) -> 
     ref, got = _run_all_tensors(pre, feeds, tensors), _run_all_tensors(quantized, feeds, tensors)
 
     def error(tensor: str) -> float:
-        if tensor not in producers:
+        if tensor not in producers or tensor not in got[0] or tensor not in ref[0]:
             return 0.0
         num = sum(float(np.sum((r[tensor] - g[tensor]) ** 2)) for r, g in zip(ref, got, strict=True))
         den = sum(float(np.sum(r[tensor] ** 2)) for r in ref)

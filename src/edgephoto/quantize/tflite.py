@@ -69,21 +69,16 @@ def _converter(job: QuantJob, *, strict_int8: bool = True) -> Any:
 
 
 def _write(job: QuantJob, flatbuffer: bytes, suffix: str = "") -> Path:
-    out = job.workdir / f"{job.spec.name}.{job.precision}{suffix}.tflite"
-    out.write_bytes(flatbuffer)
-    embed = _metadata_embedder()
-    if embed is not None and job.options.get("metadata"):
-        embed(out, {**job.options["metadata"], "edgephoto.precision": job.precision})
-    return out
+    """Spec I/O names and metadata (precision updated) via the tflite target's own finisher."""
+    from edgephoto.convert.graph import ConvertContext
+    from edgephoto.convert.targets.tflite import finish_tflite
 
-
-def _metadata_embedder() -> Callable[[Path, dict[str, str]], Any] | None:
-    """The tflite target's own metadata writer, when the converter provides one."""
-    try:
-        from edgephoto.convert.targets import tflite as target
-    except ImportError:
-        return None
-    return getattr(target, "embed_metadata", None)
+    name = f"{job.spec.name}.{job.precision}{suffix}"
+    raw = job.workdir / f"{name}.raw.tflite"
+    raw.write_bytes(flatbuffer)
+    metadata = {**job.options.get("metadata", {}), "edgephoto.precision": job.precision}
+    ctx = ConvertContext(job.spec, job.workdir, {**job.options, "metadata": metadata}, job.progress, [])
+    return finish_tflite(raw, ctx, name)
 
 
 def io_params(path: Path) -> tuple[tuple[float, int], tuple[float, int]] | None:

@@ -1,0 +1,104 @@
+"""Quantize an existing float artifact directory (manifest.json + file) into a sibling one.
+
+ONNX and OpenVINO quantize the artifact file itself; targets that need another format of the
+model (TFLite re-converts the SavedModel) rebuild it from the zoo spec named in the manifest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from edgephoto.convert.graph import ConvertContext
+from edgephoto.errors import InputFileError, InvalidOptionError
+from edgephoto.manifest import file_entries, read_manifest, verify, write_manifest
+
+
+def _artifact_file(directory: Path, manifest: dict[str, Any], suffix: str) -> Path:
+    path = directory / f"{manifest['model']}{suffix}"
+    if not path.exists():
+        raise InputFileError(path, f"the {manifest['target']} artifact named by manifest.json is missing")
+    return path
+
+
+def quantize_directory(
+    artifact_dir: Path,
+    precision: str,
+    out_dir: Path | None = None,
+    *,
+    options: dict[str, Any] | None = None,
+    weights_dirs: list[Path] | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> tuple[Path, dict[str, Any]]:
+    """Quantize `artifact_dir` (an fp32 artifact) to `precision`; returns (new dir, accuracy).
+
+    The new directory is `out_dir/<model>/<target>-<precision>` (default: beside the input).
+    """
+    from edgephoto.convert import graph
+    from edgephoto.convert.api import metadata_for, tool_versions
+    from edgephoto.convert.targets import TARGETS
+    from edgephoto.quantize import quantize_artifact
+    from edgephoto.zoo import get_model
+
+    manifest = read_manifest(artifact_dir)
+    verify(artifact_dir, manifest)
+    if manifest.get("precision") != "fp32":
+        raise InvalidOptionError(
+            f"{artifact_dir} is {manifest.get('precision')}; quantize from the fp32 artifact")
+    spec = get_model(manifest["model"])
+    target = TARGETS.get(manifest["target"])
+    source = _artifact_file(artifact_dir, manifest, target.suffix)
+    out_root = Path(out_dir) if out_dir is not None else artifact_dir.parent.parent
+    out_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".quantize-{spec.name}-", dir=out_root) as scratch:
+        work = Path(scratch)
+        reached: dict[str, Path] = {}
+
+        def reach(node: str) -> Path:
+            """Rebuild the model in format `node` from its zoo weights (once)."""
+            if node not in reached:
+                from edgephoto.zoo.weights import resolve
+
+                root = resolve(spec, progress=progress, local_dirs=weights_dirs or None)
+                ctx = ConvertContext(spec, work / node, {"metadata": metadata}, progress)
+                ctx.workdir.mkdir(parents=True, exist_ok=True)
+                reached[node] = graph.convert_path(root / spec.files[0].path, spec.source_format, node, ctx)
+            return reached[node]
+
+        metadata = metadata_for(spec, target.name, precision)
+        ctx = ConvertContext(spec, work / "quantize",
+                             {**(options or {}), "reach": reach, "metadata": metadata}, progress)
+        ctx.workdir.mkdir(parents=True)
+        built, accuracy = quantize_artifact(source, target.name, precision, ctx)
+        staging = work / "artifact"
+        staging.mkdir()
+        artifact = staging / f"{spec.name}{target.suffix}"
+        (shutil.copytree if built.is_dir() else shutil.copy2)(built, artifact)
+        files = [artifact]
+        if target.suffix == ".xml":
+            shutil.copy2(built.with_suffix(".bin"), artifact.with_suffix(".bin"))
+            files.append(artifact.with_suffix(".bin"))
+        write_manifest(staging, {
+            **{k: v for k, v in manifest.items() if k != "schema"},
+            "precision": precision,
+            "files": file_entries(staging, files),
+            "parity": {},
+            "accuracy": accuracy,
+            "quantized_from": str(artifact_dir),
+            "tools": tool_versions(),
+            "notes": list(dict.fromkeys([*manifest.get("notes", []), *ctx.notes])),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        })
+        final = out_root / spec.name / f"{target.name}-{precision}"
+        final.parent.mkdir(parents=True, exist_ok=True)
+        old = final.with_name(f".{final.name}.old")
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            final.rename(old)
+        staging.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    return final, accuracy

@@ -1,0 +1,115 @@
+"""Every target x precision on tiny models built here; the guard; bad calibration; bad names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edgephoto.convert.targets import TARGETS
+from edgephoto.errors import AccuracyDropError, InputFileError, InvalidOptionError
+from edgephoto.quantize import quantize_artifact
+from edgephoto.quantize.calibration import calibration_dataset
+
+from .conftest import context, tiny_spec
+
+MEASURED = [(t, p) for t in ("onnx", "tflite", "openvino") for p in TARGETS.get(t).precisions if p != "fp32"]
+
+
+@pytest.mark.parametrize(("target", "precision"), MEASURED)
+@pytest.mark.parametrize("task", ["upscale", "segmentation"])
+def test_quantize_every_precision(tiny, tmp_path, task, target, precision):
+    spec, paths = tiny(task)
+    source = paths[target]
+    ctx = context(spec, paths, tmp_path / "work", max_drop=50.0)
+    out, report = quantize_artifact(source, target, precision, ctx)
+    assert out.exists() and out != source
+    assert report["measured"] and report["samples"] > 0
+    assert report["precision"] == precision and report["method"]
+    assert report["data"]["holdout_photos"] and report["data"]["calibration_samples"] > 0
+    if task == "upscale":
+        assert report["psnr_vs_float"] > 25.0  # quantized output still tracks the float output
+        assert report["drop"] < 2.0
+    else:
+        assert report["iou_vs_float"] > 0.9
+
+
+def test_guard_names_the_metric(tiny, tmp_path):
+    spec, paths = tiny("segmentation")
+    ctx = context(spec, paths, tmp_path / "w", max_drop=-1.0)  # impossibly tight: even 0 fails
+    with pytest.raises(AccuracyDropError) as info:
+        quantize_artifact(paths["onnx"], "onnx", "int8", ctx)
+    assert info.value.metric == "iou" and info.value.limit == -1.0
+    assert "iou_vs_float" in info.value.measured
+
+
+def test_accuracy_control_onnx_keeps_layers_float(tiny, tmp_path):
+    spec, paths = tiny("upscale")
+    plain = quantize_artifact(paths["onnx"], "onnx", "int8", context(spec, paths, tmp_path / "a", max_drop=50.0))[1]
+    tight = plain["drop"] / 4  # between fully float (0) and fully int8
+    _, report = quantize_artifact(paths["onnx"], "onnx", "int8",
+                                  context(spec, paths, tmp_path / "b", max_drop=tight, accuracy_control=True))
+    assert report["kept_float"], report
+    assert report["drop"] <= tight
+
+
+def test_unknown_precision_suggests(tiny, tmp_path):
+    spec, paths = tiny("upscale")
+    with pytest.raises(InvalidOptionError, match="Did you mean 'int8'"):
+        quantize_artifact(paths["onnx"], "onnx", "int9", context(spec, paths, tmp_path))
+    with pytest.raises(InvalidOptionError, match="int8-weights"):
+        quantize_artifact(paths["onnx"], "coreml", "int8-weight", context(spec, paths, tmp_path))
+
+
+def test_calibration_tiles_are_native_crops_and_held_out():
+    spec = tiny_spec("upscale")
+    data = calibration_dataset(spec, subset_size=10)
+    assert len(data.calibration) == 10
+    assert all(f["input"].shape == (1, 32, 32, 3) for f in data.calibration)
+    assert not set(data.holdout_photos) & set(data.calibration_photos)
+    sample = data.holdout[0]
+    assert sample.reference is not None and sample.reference.shape == (64, 64, 3)
+
+
+def test_calibration_ground_truth_masks(tmp_path):
+    portraits = Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits" / "images"
+    if not portraits.is_dir():
+        pytest.skip("shared/data/portraits not present")
+    data = calibration_dataset(tiny_spec("segmentation"), portraits, subset_size=8, holdout_size=4)
+    assert len(data.holdout) == 4
+    assert all(s.reference is not None and s.reference.shape == (32, 32) for s in data.holdout)
+
+
+def _write(path: Path, image: Image.Image) -> Path:
+    image.save(path)
+    return path
+
+
+def test_calibration_converts_odd_photo_kinds(tmp_path):
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (60, 80, 3), np.uint8)
+    _write(tmp_path / "grey.png", Image.fromarray(rgb[..., 0]))
+    _write(tmp_path / "deep.png", Image.fromarray(rgb[..., 0].astype(np.uint16) * 257))
+    _write(tmp_path / "cmyk.jpg", Image.fromarray(rgb).convert("CMYK"))
+    _write(tmp_path / "palette.png", Image.fromarray(rgb).convert("P"))
+    data = calibration_dataset(tiny_spec("segmentation"), tmp_path, subset_size=6)
+    assert len(data.calibration) == 6 and len(data.holdout) == 1
+    assert all(f["input"].dtype == np.float32 and f["input"].shape == (1, 32, 32, 3) for f in data.calibration)
+
+
+def test_calibration_bad_inputs(tmp_path):
+    spec = tiny_spec("segmentation")
+    with pytest.raises(InputFileError, match="not a directory"):
+        calibration_dataset(spec, tmp_path / "missing")
+    with pytest.raises(InputFileError, match="no photos"):
+        calibration_dataset(spec, tmp_path)
+    (tmp_path / "a.jpg").write_bytes(b"not a jpeg")
+    (tmp_path / "b.png").write_bytes(b"")
+    _write(tmp_path / "c.png", Image.new("RGB", (40, 40)))
+    with pytest.raises(InputFileError, match="1 readable photo") as info:
+        calibration_dataset(spec, tmp_path)
+    assert "a.jpg" in str(info.value)
+    with pytest.raises(InvalidOptionError):
+        calibration_dataset(spec, subset_size=0)
