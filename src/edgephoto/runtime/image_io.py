@@ -163,7 +163,7 @@ def _to_uint8(values: np.ndarray, peak: float) -> np.ndarray:
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
-def _decode(image: Image.Image, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+def _decode(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """Pixels as uint8 RGB plus uint8 alpha or None, whatever the source mode."""
     mode = image.mode
     if mode.startswith("I;16") or mode == "I":
@@ -177,7 +177,7 @@ def _decode(image: Image.Image, path: Path) -> tuple[np.ndarray, np.ndarray | No
     if mode == "CMYK":
         return np.asarray(_cmyk_to_rgb(image)), None
     if mode == "P":
-        has_alpha = "transparency" in image.info or image.palette.mode == "RGBA"
+        has_alpha = "transparency" in image.info or (image.palette is not None and image.palette.mode == "RGBA")
         image = image.convert("RGBA" if has_alpha else "RGB")
         mode = image.mode
     if mode in ("LA", "La", "PA", "RGBa"):
@@ -199,7 +199,9 @@ def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
             from PIL import ImageCms
 
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            return ImageCms.profileToProfile(image, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            converted = ImageCms.profileToProfile(image, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            if converted is not None:
+                return converted
         except Exception:  # a broken profile should not cost the photo
             pass
     return image.convert("RGB")
@@ -252,7 +254,7 @@ def decode_photo(raw: bytes, *, path: Path | None = None, max_pixels: int | None
     facts = exif_facts(image)
     bit_depth = _source_bit_depth(image, raw)
     try:
-        rgb, alpha = _decode(image, path or Path("<bytes>"))
+        rgb, alpha = _decode(image)
     except (OSError, ValueError) as exc:
         raise InputFileError(where, f"cannot convert {image.mode} pixels: {exc}") from exc
     orientation = facts.get("orientation")
