@@ -258,8 +258,9 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
         result.error, result.error_type = str(exc), type(exc).__name__
         result.parity = getattr(exc, "measured", {}) or {}
     except Exception as exc:  # a converter's own failure: keep going with the other artifacts
-        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
-        result.error, result.error_type = f"{type(exc).__name__}: {first_line}", "ConversionError"
+        # engines put the useful part after a "where" line: keep the first few lines, joined
+        summary = " ".join(line.strip() for line in str(exc).strip().splitlines()[:4])[:400]
+        result.error, result.error_type = f"{type(exc).__name__}: {summary}", "ConversionError"
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         result.seconds = round(time.perf_counter() - started, 2)

@@ -47,6 +47,16 @@ FLOAT_TOLERANCES: dict[str, Tolerance] = {
 }
 
 
+# Integer (quantized) outputs: engines round differently, so judge in quantization steps.
+INTEGER_TOLERANCE = Tolerance("mean_steps", 0.5, False, max_abs=3.0)
+
+
+def tolerance_for(spec: ModelSpec) -> Tolerance:
+    if any(np.dtype(t.dtype).kind in "iu" for t in spec.outputs):
+        return INTEGER_TOLERANCE
+    return FLOAT_TOLERANCES.get(spec.task, Tolerance("rel_error", 1e-3, False))
+
+
 def sample_photo_paths() -> list[Path]:
     root = resources.files("edgephoto") / "data"
     return [Path(str(root / name)) for name in SAMPLE_PHOTOS]
@@ -80,9 +90,10 @@ def parity_inputs(spec: ModelSpec, photos: list[Path] | None = None) -> list[dic
 
 
 def _task_metric(spec: ModelSpec, name: str, ref: np.ndarray, out: np.ndarray) -> float:
-    tolerance = FLOAT_TOLERANCES.get(spec.task)
-    metric = tolerance.metric if tolerance else "rel_error"
+    metric = tolerance_for(spec).metric
     ref64, out64 = ref.astype(np.float64), out.astype(np.float64)
+    if metric == "mean_steps":
+        return float(np.abs(ref64 - out64).mean())
     if metric == "psnr":
         tensor = next((t for t in spec.outputs if t.name == name), None)
         if tensor is not None and tensor.normalization is not None:
@@ -120,9 +131,9 @@ def compare(
             seen = per_output.setdefault(tensor.name, {"max_abs": 0.0, "mean_abs": 0.0, "metric": value})
             seen["max_abs"] = max(seen["max_abs"], errors["max_abs"])
             seen["mean_abs"] = max(seen["mean_abs"], errors["mean_abs"])
-            worse = min if FLOAT_TOLERANCES.get(spec.task, Tolerance("", 0, False)).higher_is_better else max
+            worse = min if tolerance_for(spec).higher_is_better else max
             seen["metric"] = worse(seen["metric"], value)
-    tolerance = FLOAT_TOLERANCES.get(spec.task, Tolerance("rel_error", 1e-3, False))
+    tolerance = tolerance_for(spec)
     return {
         "photos": len(feeds),
         "metric": tolerance.metric,
@@ -133,7 +144,7 @@ def compare(
 
 def gate(spec: ModelSpec, target: str, result: dict[str, Any]) -> None:
     """Raise ParityError with the numbers when any output is out of tolerance."""
-    tolerance = FLOAT_TOLERANCES.get(spec.task, Tolerance("rel_error", 1e-3, False))
+    tolerance = tolerance_for(spec)
     for name, numbers in result["outputs"].items():
         ok = tolerance.passes(numbers["metric"])
         if tolerance.max_abs is not None:
