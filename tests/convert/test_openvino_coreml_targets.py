@@ -24,9 +24,6 @@ from edgephoto.convert.targets import openvino as openvino_target  # noqa: E402,
 RGB_HALF = Normalization(mean=(127.5,), std=(127.5,), color="RGB")
 IMAGENET = Normalization(mean=(123.675, 116.28, 103.53), std=(58.0, 58.0, 58.0), color="RGB")
 LUMA = Normalization(mean=(0.0,), std=(255.0,), color="Y")
-METADATA = {"edgephoto.model": "tiny", "edgephoto.task": "segmentation", "edgephoto.scale": "1",
-            "edgephoto.normalization": "x/127.5-1", "edgephoto.licence": "MIT",
-            "edgephoto.version": "0.1.0"}
 
 
 def make_spec(name: str, inputs: tuple[TensorSpec, ...], outputs: tuple[TensorSpec, ...],
@@ -56,7 +53,13 @@ TORCH_SPEC = make_spec(
 
 
 def ctx_for(spec: ModelSpec, workdir: Path, **options: object) -> ConvertContext:
-    return ConvertContext(spec=spec, workdir=workdir, options={"metadata": METADATA, **options})
+    """The metadata the orchestrator really passes (edgephoto.* keys)."""
+    from edgephoto import __version__
+    from edgephoto.convert.api import metadata_for
+
+    metadata = metadata_for(spec, "test", "fp32")
+    assert metadata["edgephoto.version"] == __version__
+    return ConvertContext(spec=spec, workdir=workdir, options={"metadata": metadata, **options})
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +124,7 @@ def test_savedmodel_to_openvino_parity(models: dict[str, Path], tmp_path: Path, 
     assert model.inputs[0].get_partial_shape().to_shape() == list(spec.inputs[0].shape)
     assert str(model.get_parameters()[0].get_layout()) == "[N,H,W,C]"
     assert model.get_rt_info(["edgephoto", "licence"]).astype(str) == "MIT"
-    assert model.get_rt_info(["edgephoto", "layout", spec.inputs[0].name]).astype(str) == "NHWC"
+    assert model.get_rt_info(["edgephoto", "tensor_layout", spec.inputs[0].name]).astype(str) == "NHWC"
     assert model.get_rt_info(["runtime_options", "INFERENCE_PRECISION_HINT"]).astype(str) == "f32"
     assert any("INFERENCE_PRECISION_HINT=f32" in note for note in ctx.notes)
 
@@ -262,7 +265,7 @@ def test_savedmodel_to_coreml_rgb_image(models: dict[str, Path], tmp_path: Path)
     assert facts["outputs"][0]["shape"] == [1, 8, 8, 2] and facts["outputs"][0]["dtype"] == "float32"
     assert facts["ops"]["conv"] == 2 and facts["ops"].get("max_pool") == 1
     assert "cast" not in facts["ops"]  # fp32 compute precision: no fp16 casts
-    assert facts["license"] == "MIT" and facts["author"] == "edgephoto" and facts["version"] == "0.1.0"
+    assert facts["license"] == "MIT" and facts["author"] == "edgephoto" and facts["version"]
     assert facts["user_defined_metadata"]["edgephoto.task"] == "segmentation"
     assert facts["user_defined_metadata"]["edgephoto.tensor_layouts"] == "input:NHWC,output:NHWC"
     assert facts["numerical_parity"].startswith("not run")

@@ -113,7 +113,7 @@ def _annotate(model: Any, ctx: ConvertContext, precision: str, hint: str) -> Non
         key = str(key).removeprefix("edgephoto.")  # already under the "edgephoto" section
         model.set_rt_info(str(value), ["edgephoto", key])
     for tensor in (*ctx.spec.inputs, *ctx.spec.outputs):
-        model.set_rt_info(tensor.layout, ["edgephoto", "layout", tensor.name])
+        model.set_rt_info(tensor.layout, ["edgephoto", "tensor_layout", tensor.name])
     model.set_rt_info(precision, ["edgephoto", "weights_precision"])
     model.set_rt_info("not applied: the runtime normalises inputs", ["edgephoto", "preprocessing"])
     model.set_rt_info(hint, ["runtime_options", "INFERENCE_PRECISION_HINT"])
