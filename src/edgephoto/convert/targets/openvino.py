@@ -109,6 +109,9 @@ def _fix_outputs(model: Any, ctx: ConvertContext) -> None:
 
 def _annotate(model: Any, ctx: ConvertContext, precision: str, hint: str) -> None:
     """Zoo metadata, layouts and the precision hint in rt_info (saved inside the .xml)."""
+    rt_info = model.get_rt_info()
+    if "conversion_parameters" in rt_info:  # the build machine's scratch path: not for users
+        del rt_info["conversion_parameters"]
     for key, value in ctx.options.get("metadata", {}).items():
         key = str(key).removeprefix("edgephoto.")  # already under the "edgephoto" section
         model.set_rt_info(str(value), ["edgephoto", key])
