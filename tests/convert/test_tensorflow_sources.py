@@ -3,6 +3,7 @@ names, outputs identical to the source; real FSRCNN reproduces its Set5 number."
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,34 @@ def test_fsrcnn_x2_savedmodel_reproduces_set5(zoo_weights: Any, tmp_path: Path) 
         luma = np.clip(np.rint(out[0, ..., 0] * 255.0), 0, 255) * 219.0 / 255.0 + 16.0
         values.append(psnr(shave(rgb_to_luma(np.asarray(hr)), scale), shave(luma, scale)))
     assert abs(float(np.mean(values)) - 34.85) < 0.1, values
+
+
+def write_switch_merge(path: Path) -> Path:
+    """A TF1 graph with v1 control flow on a scalar input, like RVM's downsample_ratio cond."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 4], name="x")
+        ratio = tf.compat.v1.placeholder(tf.float32, None, name="ratio")
+        switch = tf.raw_ops.Switch(data=x, pred=tf.equal(ratio, 1.0))
+        merged = tf.raw_ops.Merge(inputs=[switch.output_false * ratio, switch.output_true + 1.0])
+        tf.identity(merged.output, name="y")
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize("ratio", [0.5, 1.0])
+def test_constant_inputs_fold_v1_control_flow(tmp_path: Path, ratio: float) -> None:
+    from edgephoto.convert.sources.tensorflow import fix_placeholder_shapes, read_graph_def
+
+    pb = write_switch_merge(tmp_path / "cond.pb")
+    spec = spec_for("frozen_pb", [TensorSpec("x", (1, 4))], [TensorSpec("y", (1, 4))])
+    spec = dataclasses.replace(spec, extra={"constant_inputs": {"ratio": ratio}})
+    folded = fix_placeholder_shapes(read_graph_def(pb), spec.inputs, {"ratio": np.float32(ratio)})
+    assert not {n.op for n in folded.node} & {"Switch", "Merge"}
+    assert [n.name for n in folded.node if n.op == "Placeholder"] == ["x"]
+    x = np.arange(4, dtype=np.float32)[None]
+    want = x + 1.0 if ratio == 1.0 else x * ratio
+    ctx = ConvertContext(spec=spec, workdir=tmp_path / "work")
+    assert np.array_equal(source_runner(pb, "frozen_pb", ctx)({"x": x})["y"], want)
+    saved = convert_path(pb, "frozen_pb", "savedmodel", ctx)
+    assert np.array_equal(source_runner(saved, "savedmodel", ctx)({"x": x})["y"], want)

@@ -132,8 +132,17 @@ def _tensor_name(name: str) -> str:
     return name if ":" in name else f"{name}:0"
 
 
-def fix_placeholder_shapes(graph_def: Any, inputs: Sequence[TensorSpec]) -> Any:
-    """Copy of `graph_def` whose input placeholders have the spec's shapes (None stays -1)."""
+def constant_inputs(spec: ModelSpec) -> dict[str, np.ndarray]:
+    """Placeholders the spec freezes (e.g. RVM's recurrent states and downsample_ratio for
+    single photos): spec.extra["constant_inputs"] = {name: value}."""
+    return {k: np.asarray(v, np.float32) for k, v in spec.extra.get("constant_inputs", {}).items()}
+
+
+def fix_placeholder_shapes(
+    graph_def: Any, inputs: Sequence[TensorSpec], constants: dict[str, np.ndarray] | None = None
+) -> Any:
+    """Copy of `graph_def` whose input placeholders have the spec's shapes (None stays -1) and
+    whose `constants` placeholders are Const nodes of the given values."""
     tf = import_tf()
     fixed = tf.compat.v1.GraphDef()
     fixed.CopyFrom(graph_def)
@@ -144,15 +153,102 @@ def fix_placeholder_shapes(graph_def: Any, inputs: Sequence[TensorSpec]) -> Any:
             raise ConversionError(f"graph has no placeholder '{t.name}' (spec input)")
         shape = tf.TensorShape(list(t.shape)).as_proto()
         node.attr["shape"].shape.CopyFrom(shape)
+    for name, value in (constants or {}).items():
+        node = nodes.get(name)
+        if node is None or node.op != "Placeholder":
+            raise ConversionError(f"graph has no placeholder '{name}' (spec constant input)")
+        dtype = node.attr["dtype"].type
+        node.op = "Const"
+        node.ClearField("attr")
+        node.attr["dtype"].type = dtype
+        array = value.astype(tf.as_dtype(dtype).as_numpy_dtype)
+        node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(array))
+    if constants and any(n.op == "Switch" for n in fixed.node):
+        fixed = fold_static_control_flow(fixed)
     return fixed
 
 
+def _evaluate(graph_def: Any, tensors: Sequence[str]) -> dict[str, Any]:
+    """Values of the tensors that need no feed (others are left out). Control edges are
+    dropped first: they order execution but carry no value (RVM's hang off every input)."""
+    tf = import_tf()
+    values: dict[str, Any] = {}
+    data_only = tf.compat.v1.GraphDef()
+    data_only.CopyFrom(graph_def)
+    for node in data_only.node:
+        kept = [r for r in node.input if not r.startswith("^")]
+        del node.input[:]
+        node.input.extend(kept)
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(data_only, name="")
+    with tf.compat.v1.Session(graph=graph) as session:
+        for name in tensors:
+            try:
+                values[name] = session.run(_tensor_name(name))
+            except tf.errors.OpError:
+                continue
+    return values
+
+
+def fold_static_control_flow(graph_def: Any) -> Any:
+    """Resolve TF1 Switch/Merge whose predicate is a constant (e.g. RVM's cond on a frozen
+    downsample_ratio): the live branch stays, the dead one is removed. TFLite and OpenVINO
+    reject v1 control flow; tf2onnx accepts it, so nothing is lost."""
+    tf = import_tf()
+    switches = [n for n in graph_def.node if n.op == "Switch"]
+    preds = _evaluate(graph_def, sorted({n.input[1] for n in switches}))
+    taken = {n.name: int(bool(preds[n.input[1]])) for n in switches if n.input[1] in preds}
+    if not taken:
+        return graph_def
+
+    def source(ref: str) -> tuple[str, int]:
+        name, _, index = ref.lstrip("^").partition(":")
+        return name, int(index or 0)
+
+    dead: set[str] = set()
+    for node in graph_def.node:  # GraphDefs from TF/TF.js are in topological order
+        refs = [source(r) for r in node.input]
+        dead_in = [(n in dead) or (n in taken and i != taken[n] and not r.startswith("^"))
+                   for (n, i), r in zip(refs, node.input, strict=True)]
+        if (node.op == "Merge" and dead_in and all(dead_in)) or (node.op != "Merge" and any(dead_in)):
+            dead.add(node.name)
+    out = tf.compat.v1.GraphDef()
+    out.versions.CopyFrom(graph_def.versions)
+    out.library.CopyFrom(graph_def.library)
+    for node in graph_def.node:
+        if node.name in dead:
+            continue
+        new = out.node.add()
+        new.CopyFrom(node)
+        inputs = [r for r in node.input if source(r)[0] not in dead]
+        if node.op == "Merge":
+            live = [r for r in inputs if not r.startswith("^")]
+            inputs = live[:1] + [r for r in inputs if r.startswith("^")]
+        if node.name in taken or node.op == "Merge":
+            new.op = "Identity"
+            keep = {"T": node.attr["T"]}
+            new.ClearField("attr")
+            new.attr["T"].CopyFrom(keep["T"])
+            if node.name in taken:  # Switch(data, pred) -> Identity(data)
+                inputs = [node.input[0], *(r for r in inputs if r.startswith("^"))]
+        del new.input[:]
+        new.input.extend(
+            f"{source(r)[0]}" if source(r)[0] in taken and not r.startswith("^") else r
+            for r in inputs
+        )
+    return out
+
+
 def graph_def_function(
-    graph_def: Any, inputs: Sequence[TensorSpec], outputs: Sequence[str]
+    graph_def: Any,
+    inputs: Sequence[TensorSpec],
+    outputs: Sequence[str],
+    constants: dict[str, np.ndarray] | None = None,
 ) -> Any:
     """A function from the spec's inputs (arrays or tensors) to a list of `outputs`."""
     tf = import_tf()
-    fixed = fix_placeholder_shapes(graph_def, inputs)
+    fixed = fix_placeholder_shapes(graph_def, inputs, constants)
 
     def imports() -> None:
         tf.compat.v1.import_graph_def(fixed, name="")
@@ -174,7 +270,8 @@ def graph_def_function(
 
 
 def frozen_graph_to_savedmodel(graph_def: Any, spec: ModelSpec, out: Path) -> Path:
-    fn = graph_def_function(graph_def, spec.inputs, [t.name for t in spec.outputs])
+    outputs = [t.name for t in spec.outputs]
+    fn = graph_def_function(graph_def, spec.inputs, outputs, constant_inputs(spec))
     return save_signature(lambda *args: fn(*args), spec, out)
 
 
@@ -188,7 +285,8 @@ def frozen_pb_to_savedmodel(path: Path, ctx: ConvertContext) -> Path:
 @register_source_runner("frozen_pb")
 def frozen_pb_runner(path: Path, ctx: ConvertContext) -> Runner:
     spec = ctx.spec
-    fn = graph_def_function(read_graph_def(path), spec.inputs, [t.name for t in spec.outputs])
+    outputs = [t.name for t in spec.outputs]
+    fn = graph_def_function(read_graph_def(path), spec.inputs, outputs, constant_inputs(spec))
 
     def run(feeds: dict[str, Any]) -> dict[str, np.ndarray]:
         return _run_outputs(spec, fn(*_feed_list(spec, feeds)))

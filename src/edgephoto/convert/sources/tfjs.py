@@ -22,6 +22,7 @@ from edgephoto.convert.graph import (
     register_source_runner,
 )
 from edgephoto.convert.sources.tensorflow import (
+    constant_inputs,
     frozen_graph_to_savedmodel,
     graph_def_function,
     import_tf,
@@ -389,7 +390,8 @@ def tfjs_graph_to_savedmodel(path: Path, ctx: ConvertContext) -> Path:
 def tfjs_graph_runner(path: Path, ctx: ConvertContext) -> Runner:
     spec = ctx.spec
     graph_def, _ = load_graph_model(_entry(path))
-    fn = graph_def_function(graph_def, spec.inputs, [t.name for t in spec.outputs])
+    outputs = [t.name for t in spec.outputs]
+    fn = graph_def_function(graph_def, spec.inputs, outputs, constant_inputs(spec))
 
     def run(feeds: dict[str, Any]) -> dict[str, np.ndarray]:
         missing = [t.name for t in spec.inputs if t.name not in feeds]
