@@ -30,7 +30,7 @@ from edgephoto.zoo.spec import ModelSpec, TensorSpec
 def import_tf() -> Any:
     """TensorFlow, or MissingExtraError naming the extra that installs it."""
     try:
-        import tensorflow as tf
+        import tensorflow as tf  # type: ignore[import-untyped]
     except ImportError as exc:
         raise MissingExtraError("tensorflow", "convert", "TensorFlow-family sources") from exc
     return tf
@@ -38,7 +38,7 @@ def import_tf() -> Any:
 
 def import_tf_keras() -> Any:
     try:
-        import tf_keras
+        import tf_keras  # type: ignore[import-untyped]
     except ImportError as exc:
         raise MissingExtraError("tf_keras", "convert", "Keras and TF.js layers models") from exc
     return tf_keras

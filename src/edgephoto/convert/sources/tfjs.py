@@ -33,7 +33,7 @@ from edgephoto.convert.sources.tensorflow import (
 from edgephoto.errors import ConversionError, InputFileError, UnsupportedOpError
 
 # Bytes per stored element, and the numpy dtype they are read as.
-_STORED = {
+_STORED: dict[str, np.dtype[Any]] = {
     "float32": np.dtype("<f4"),
     "int32": np.dtype("<i4"),
     "bool": np.dtype("u1"),
@@ -116,7 +116,9 @@ def custom_layers() -> dict[str, Any]:
     tf = import_tf()
     keras = import_tf_keras()
 
-    class MultiplyBeta(keras.layers.Layer):
+    layer: Any = keras.layers.Layer
+
+    class MultiplyBeta(layer):
         def __init__(self, beta: float = 0.2, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.beta = beta
@@ -127,7 +129,7 @@ def custom_layers() -> dict[str, Any]:
         def get_config(self) -> dict[str, Any]:
             return {**super().get_config(), "beta": self.beta}
 
-    class PixelShuffle(keras.layers.Layer):
+    class PixelShuffle(layer):
         def __init__(self, scale: int = 2, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.scale = int(scale)
@@ -303,7 +305,7 @@ def _add_node(out: Any, tf: Any, name: str, op: str, inputs: list[str], attrs: d
 def load_graph_model(model_json: Path) -> tuple[Any, dict[str, Any]]:
     """(GraphDef with weights as Const values and standard ops, the model.json dict)."""
     tf = import_tf()
-    from google.protobuf import json_format
+    from google.protobuf import json_format  # type: ignore[import-untyped]
 
     model = read_model_json(model_json)
     if model.get("format", "graph-model") != "graph-model":
@@ -331,7 +333,7 @@ def load_graph_model(model_json: Path) -> tuple[Any, dict[str, Any]]:
 
 def _check_ops(graph_def: Any) -> None:
     """Every op must be a registered TF op, else UnsupportedOpError names it."""
-    from tensorflow.python.framework import op_def_registry
+    from tensorflow.python.framework import op_def_registry  # type: ignore[import-untyped]
 
     functions = {f.signature.name for f in graph_def.library.function}
     for node in graph_def.node:
