@@ -44,3 +44,32 @@ def zoo_weights(
 
     yield resolve_model
     patch.undo()
+
+
+@pytest.fixture(scope="session")
+def zoo_artifacts(
+    zoo_weights: Callable[[str], tuple[ModelSpec, Path]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., dict[str, object]]:
+    """`build(name, targets=("onnx",), precision="fp32") -> {target: ArtifactResult}`.
+
+    Converts a zoo model once per session (all requested targets share the intermediates) and
+    memoises the results, so every real test that needs an artifact reuses the same one.
+    """
+    from edgephoto.convert.api import convert_model
+    from edgephoto.convert.targets import TARGETS
+
+    out = tmp_path_factory.mktemp("zoo-artifacts")
+    built: dict[tuple[str, str, str], object] = {}
+
+    def build(name: str, targets: tuple[str, ...] = ("onnx",), precision: str = "fp32") -> dict[str, object]:
+        missing = [t for t in targets if (name, t, precision) not in built]
+        if missing:
+            spec, root = zoo_weights(name)
+            results = convert_model(spec, root / spec.files[0].path, [TARGETS.get(t) for t in missing],
+                                    out, precisions=(precision,))
+            for result in results:
+                built[(name, result.target, precision)] = result
+        return {t: built[(name, t, precision)] for t in targets}
+
+    return build
