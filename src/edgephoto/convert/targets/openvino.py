@@ -175,4 +175,9 @@ def onnx_to_openvino(path: Path, ctx: ConvertContext) -> Path:
 @register_edge("tflite", "openvino")
 def tflite_to_openvino(path: Path, ctx: ConvertContext) -> Path:
     """TFLite flatbuffer -> IR (custom ops such as Convolution2DTransposeBias are refused)."""
+    if any(t.dtype in ("uint8", "int8") for t in (*ctx.spec.inputs, *ctx.spec.outputs)):
+        ctx.notes.append(
+            "openvino: an integer TFLite becomes FakeQuantize ops run by OpenVINO's own int8 "
+            "kernels, so outputs differ from LiteRT by a few quantization steps"
+        )
     return _convert(path, ctx, "tflite")
