@@ -8,7 +8,8 @@
   Small on disk, but slower than fp32 for conv nets on this CPU: recorded as a note.
 
 Accuracy control (int8): nodes are ranked by the error each adds to its own output (float vs
-QDQ intermediate activations on calibration data); the worst are kept float (nodes_to_exclude),
+QDQ intermediate activations on calibration data, every computing op, not only convs); the worst
+are kept float (nodes_to_exclude),
 1, 2, 4... of them, until the drop is within the limit.
 """
 
@@ -22,7 +23,9 @@ import numpy as np
 from edgephoto.errors import AccuracyDropError, MissingExtraError
 from edgephoto.quantize import QUANTIZERS, QuantJob, QuantResult
 
-QUANTIZABLE_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")
+# ops that only move data: never worth keeping float on their own
+LAYOUT_OPS = ("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Shape", "Gather",
+              "Constant", "Identity", "Cast")
 
 
 def _imports() -> Any:
@@ -132,10 +135,12 @@ def _run_all_tensors(path: Path, feeds: list[dict[str, np.ndarray]], names: list
 
 
 def sensitivity(job: QuantJob, pre: Path, quantized: Path, samples: int = 4) -> list[tuple[str, float]]:
-    """(node name, error it adds) for every quantizable node, most sensitive first."""
+    """(node name, error it adds) for every computing node, most sensitive first.
+
+    Not only convs: a quantized Add, Mul or Sigmoid input can cost more than any conv."""
     onnx = _imports()
     graph = onnx.load(str(pre)).graph
-    nodes = [n for n in graph.node if n.op_type in QUANTIZABLE_OPS]
+    nodes = [n for n in graph.node if n.op_type not in LAYOUT_OPS and n.input and n.output]
     producers = {o: n for n in graph.node for o in n.output}
     tensors = sorted({n.output[0] for n in nodes} | {i for n in nodes for i in n.input[:1] if i in producers})
     feeds = job.calibration().calibration[:samples]
