@@ -27,6 +27,7 @@ from edgephoto.errors import InvalidOptionError
 
 RunBatch = Callable[[np.ndarray], np.ndarray]
 RAMPS = ("linear", "cosine")
+FLUSH_ROWS = 64  # finished output rows handed to finish/sink at a time
 
 
 @dataclass(frozen=True)
@@ -164,13 +165,14 @@ def tile_image(
 
     def emit(rows: np.ndarray, y0: int) -> None:
         nonlocal result
-        rows = finish(rows) if finish is not None else rows
-        if sink is not None:
-            sink(y0, rows)
-            return
-        if result is None:
-            result = np.empty((out_h, out_w, rows.shape[2]), out_dtype)
-        result[y0 : y0 + len(rows)] = rows
+        for i in range(0, len(rows), FLUSH_ROWS):  # small slices keep `finish` temporaries small
+            part = finish(rows[i : i + FLUSH_ROWS]) if finish is not None else rows[i : i + FLUSH_ROWS]
+            if sink is not None:
+                sink(y0 + i, part)
+                continue
+            if result is None:
+                result = np.empty((out_h, out_w, part.shape[2]), out_dtype)
+            result[y0 + i : y0 + i + len(part)] = part
 
     for r, y in enumerate(ys):
         lo, hi = max(y * scale, 0), min((y + th) * scale, out_h)
