@@ -23,7 +23,7 @@ register(
         ),
         inputs=(
             TensorSpec(
-                "serving_default_input_1:0",
+                "image",
                 (1, 224, 224, 3),
                 dtype="uint8",
                 normalization=Normalization(color="RGB"),
@@ -31,7 +31,7 @@ register(
         ),
         outputs=(
             TensorSpec(
-                "StatefulPartitionedCall:0",
+                "depth",
                 (1, 224, 224, 1),
                 dtype="uint8",
                 meaning="metric depth, metres = q x output scale (tensor quantization params)",
