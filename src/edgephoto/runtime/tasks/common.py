@@ -133,7 +133,11 @@ def run_model(backend: Backend, facts: ModelFacts, pixels: np.ndarray) -> list[n
     if norm.color == "BGR":
         pixels = pixels[..., ::-1]
     feed = norm.apply(pixels, spec.dtype)
-    engine = {t.name: t for t in backend.inputs()}.get(spec.name)
+    engine_inputs = backend.inputs()
+    engine = {t.name: t for t in engine_inputs}.get(spec.name)
+    if engine is None and len(engine_inputs) == 1:  # raw weights whose tensor names the spec renamed
+        engine = engine_inputs[0]
+    feed_name = engine.name if engine is not None else spec.name
     fixed = engine.shape[0] if engine is not None and engine.shape else spec.batch
     step = fixed if fixed else len(feed)
     chunks: list[list[np.ndarray]] = []
@@ -144,7 +148,7 @@ def run_model(backend: Backend, facts: ModelFacts, pixels: np.ndarray) -> list[n
             part = np.concatenate([part, np.repeat(part[-1:], fixed - real, axis=0)])
         if spec.layout == "NCHW":
             part = part.transpose(0, 3, 1, 2)
-        result = backend.run({spec.name: np.ascontiguousarray(part)})
+        result = backend.run({feed_name: np.ascontiguousarray(part)})
         outs = []
         for k, tensor in enumerate(facts.outputs):
             value = tensor.dequantize(_pick(result, tensor.name, k))[:real]
