@@ -45,6 +45,7 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 @click.option("--input-shape", help="User model: fixed input shape, e.g. 1,128,128,3.")
 @click.option("--mean", help="User model: normalisation mean(s) on 0-255 pixels.")
 @click.option("--std", help="User model: normalisation std(s) on 0-255 pixels.")
+@click.option("--outputs", "output_names", help="User model: comma-separated output tensor names.")
 @click.option("--config", "config", type=click.Path(path_type=Path, exists=True),
               help="User model: YAML with task/scale/input_shape/mean/std/color/layout/outputs.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per artifact.")
@@ -52,7 +53,7 @@ def command(
     path: Path | None, model_name: str | None, targets: str, out_dir: Path, precisions: str,
     target_options: tuple[str, ...], accepted: tuple[str, ...], weights_dirs: tuple[Path, ...],
     task: str | None, scale: int | None, input_shape: str | None, mean: str | None,
-    std: str | None, config: Path | None, as_json: bool,
+    std: str | None, output_names: str | None, config: Path | None, as_json: bool,
 ) -> None:
     """Convert zoo models (--model NAME|all) or a model file (PATH) to deployable artifacts.
 
@@ -80,7 +81,8 @@ def command(
         from edgephoto.convert.user_model import UserModelOptions, spec_from_file
 
         given = {"task": task, "scale": scale, "mean": _floats(mean), "std": _floats(std),
-                 "input_shape": tuple(int(x) for x in input_shape.split(",")) if input_shape else None}
+                 "input_shape": tuple(int(x) for x in input_shape.split(",")) if input_shape else None,
+                 "outputs": tuple(n.strip() for n in output_names.split(",")) if output_names else None}
         if config is not None:
             user = UserModelOptions.from_yaml(config, **given)
         else:
@@ -118,5 +120,8 @@ def command(
         print_table("edgephoto convert", ["model", "target", "precision", "status", "size",
                                           "parity", "time", "path / error"], rows)
     failed = [r for r in results if not r.ok]
-    if failed:
-        raise SystemExit(8 if all(r.error_type == "ParityError" for r in failed) else 5)
+    if failed:  # one kind of failure keeps its own exit code; a mix is a conversion failure
+        from edgephoto import errors
+
+        codes = {getattr(errors, r.error_type or "", errors.ConversionError).exit_code for r in failed}
+        raise SystemExit(codes.pop() if len(codes) == 1 else errors.ConversionError.exit_code)

@@ -138,7 +138,23 @@ def _inspect_tfjs(path: Path) -> tuple[list[tuple[str, tuple]], list[tuple[str, 
     return inputs, outputs
 
 
-INSPECTORS = {"onnx": _inspect_onnx, "tflite": _inspect_tflite, "tfjs_graph": _inspect_tfjs,
+def _inspect_frozen_pb(path: Path) -> tuple[list[tuple[str, tuple]], list[tuple[str, tuple]]]:
+    """Placeholders are the inputs; nodes nothing consumes (but constants) are the outputs."""
+    from edgephoto.convert.sources.tensorflow import read_graph_def
+
+    graph = read_graph_def(path)
+    consumed = {name.lstrip("^").split(":")[0] for node in graph.node for name in node.input}
+    inputs = []
+    for node in graph.node:
+        if node.op == "Placeholder":
+            dims = node.attr["shape"].shape.dim
+            inputs.append((node.name, tuple(d.size if d.size > 0 else None for d in dims)))
+    outputs = [(n.name, ()) for n in graph.node
+               if n.name not in consumed and n.op not in ("Const", "NoOp", "Placeholder")]
+    return inputs, outputs
+
+
+INSPECTORS = {"frozen_pb": _inspect_frozen_pb, "onnx": _inspect_onnx, "tflite": _inspect_tflite, "tfjs_graph": _inspect_tfjs,
               "tfjs_layers": _inspect_tfjs}
 
 
@@ -153,6 +169,8 @@ def spec_from_file(path: Path, options: UserModelOptions) -> ModelSpec:
     fmt = detect_format(path)
     if fmt in INSPECTORS:
         inputs, outputs = INSPECTORS[fmt](path)
+        if options.outputs:  # the user names the outputs to keep (e.g. one of several heads)
+            outputs = [(n, ()) for n in options.outputs]
     elif options.input_shape and options.outputs:
         inputs, outputs = [("input", options.input_shape)], [(n, ()) for n in options.outputs]
     else:
@@ -162,6 +180,8 @@ def spec_from_file(path: Path, options: UserModelOptions) -> ModelSpec:
     if len(inputs) != 1:
         raise InvalidOptionError(f"{path.name}: {len(inputs)} inputs; only single-image models convert")
     name, shape = inputs[0]
+    if not shape and options.input_shape:  # a graph that leaves its input rank open
+        shape = options.input_shape
     layout = options.layout or ("NCHW" if len(shape) == 4 and shape[1] in (1, 3) else "NHWC")
     channels = shape[1] if layout == "NCHW" else shape[-1]
     fixed = options.input_shape or tuple(
@@ -174,6 +194,10 @@ def spec_from_file(path: Path, options: UserModelOptions) -> ModelSpec:
     color = "Y" if channels == 1 else options.color
     norm = Normalization(options.mean or default.mean, options.std or default.std, color)  # type: ignore[arg-type]
     h, w = (fixed[2], fixed[3]) if layout == "NCHW" else (fixed[1], fixed[2])
+    if options.task == "upscale":  # an open output shape follows from the input and the scale
+        s = options.scale
+        upscaled = (fixed[0], fixed[1], h * s, w * s) if layout == "NCHW" else (fixed[0], h * s, w * s, fixed[3])
+        outputs = [(n, tuple(shape_) or upscaled) for n, shape_ in outputs]
     stat = path.stat()
     return ModelSpec(
         name=path.stem.replace(".", "-") if path.name != "model.json" else path.parent.name,
@@ -181,7 +205,11 @@ def spec_from_file(path: Path, options: UserModelOptions) -> ModelSpec:
         source_format=fmt,
         files=(WeightFile(path.name, "", stat.st_size),),
         inputs=(TensorSpec(name, tuple(fixed), layout=layout, normalization=norm),),  # type: ignore[arg-type]
-        outputs=tuple(TensorSpec(n, tuple(s)) for n, s in outputs),
+        # 4-D outputs of an image model share its layout (NCHW in, NCHW out)
+        outputs=tuple(
+            TensorSpec(n, tuple(s), layout=layout if len(s) == 4 else "NHWC")  # type: ignore[arg-type]
+            for n, s in outputs
+        ),
         tile=TilePolicy("tile" if options.task in ("upscale", "depth") else "whole", max(h, w), 16, 16),
         licence=options.licence,
         description=f"user model {path.name}",

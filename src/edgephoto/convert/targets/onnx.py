@@ -38,6 +38,14 @@ def run_converter(module: str, args: list[str], ctx: ConvertContext, cwd: Path |
     A child keeps the converter's logging, TF graph state and any sys.exit out of our process.
     A failure naming unsupported ops raises UnsupportedOpError; any other ConversionError.
     """
+    import importlib.util
+
+    try:  # the child would only print a traceback: name the missing extra here instead
+        found = importlib.util.find_spec(module) is not None
+    except ImportError:
+        found = False
+    if not found:
+        raise MissingExtraError(module, "convert", f"the {target} target")
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "2",
            "TF_USE_LEGACY_KERAS": "1"}
     env.setdefault("OMP_NUM_THREADS", str(ctx.options.get("threads", 2)))
