@@ -101,8 +101,9 @@ def test_missing_extra_is_named(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(blocker.parent)}
     done = subprocess.run(
         [sys.executable, "-m", "edgephoto.cli.main", "convert", str(model), "--task", "upscale",
-         "--scale", "2", "--target", "tflite", "--out", str(tmp_path / "o")],
+         "--scale", "2", "--target", "tflite", "--out", str(tmp_path / "o"), "--json"],
         env=env, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 3, done.stderr
-    assert "edgephoto[convert]" in done.stdout + done.stderr
+    (row,) = json.loads(done.stdout)
+    assert row["error_type"] == "MissingExtraError" and "edgephoto[convert]" in row["error"]
