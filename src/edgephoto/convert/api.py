@@ -165,12 +165,28 @@ def _install(staging: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _numeric_parity(work: _ModelWork, fmt: str) -> dict[str, Any]:
+    """Source vs the model's intermediate in format `fmt`, each run by its own framework."""
+    spec = work.spec
+    run_source = graph.source_runner(work.paths[spec.source_format], spec.source_format,
+                                     work.context("parity", {}))
+    run_other = graph.source_runner(work.paths[fmt], fmt, work.context(f"parity-{fmt}", {}))
+    return parity.compare(spec, run_source, run_other, parity.parity_inputs(spec))
+
+
 def _run_parity(work: _ModelWork, target: TargetInfo, artifact: Path) -> dict[str, Any]:
     spec = work.spec
     if target.parity_backend is None:
         from edgephoto.convert.coreml_check import check_mlpackage
 
-        return {"structural": check_mlpackage(artifact, spec)}
+        numbers: dict[str, Any] = {"structural": check_mlpackage(artifact, spec)}
+        # The artifact cannot run here, but the graph handed to its converter can: check that one
+        # numerically, so a wrong intermediate (e.g. a mangled SavedModel) fails loudly.
+        feeder = graph.find_path(spec.source_format, target.node)[-1][0]
+        if feeder != spec.source_format:
+            numbers["converter_input"] = {"format": feeder, **_numeric_parity(work, feeder)}
+            parity.gate(spec, f"{target.name} (its {feeder} input)", numbers["converter_input"])
+        return numbers
     from edgephoto.runtime.backends.base import load_backend
 
     source_run = graph.source_runner(work.paths[spec.source_format], spec.source_format,
