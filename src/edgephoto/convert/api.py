@@ -81,7 +81,27 @@ def metadata_for(spec: ModelSpec, target: str, precision: str) -> dict[str, str]
     }
 
 
-def _tensor_entry(tensor: TensorSpec, actual_name: str) -> dict[str, Any]:
+def integer_quantization(spec: ModelSpec, source: Path) -> dict[str, dict[str, float]]:
+    """Scale/zero-point of integer tensors, read from a TFLite source (never hard-coded)."""
+    integer = [t for t in (*spec.inputs, *spec.outputs) if np.dtype(t.dtype).kind in "iu"]
+    if not integer or spec.source_format != "tflite":
+        return {}
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(source))
+    details = {
+        **dict(zip([t.name for t in spec.inputs], interpreter.get_input_details(), strict=False)),
+        **dict(zip([t.name for t in spec.outputs], interpreter.get_output_details(), strict=False)),
+    }
+    return {
+        t.name: {"scale": float(details[t.name]["quantization"][0]),
+                 "zero_point": int(details[t.name]["quantization"][1])}
+        for t in integer if t.name in details
+    }
+
+
+def _tensor_entry(tensor: TensorSpec, actual_name: str,
+                  quantization: dict[str, dict[str, float]]) -> dict[str, Any]:
     norm = tensor.normalization
     return {
         "name": actual_name,
@@ -93,6 +113,7 @@ def _tensor_entry(tensor: TensorSpec, actual_name: str) -> dict[str, Any]:
             {"mean": list(norm.mean), "std": list(norm.std), "color": norm.color} if norm else None
         ),
         "meaning": tensor.meaning,
+        "quantization": quantization.get(tensor.name),
     }
 
 
@@ -243,14 +264,17 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
             "outputs": {t.name: t.name for t in spec.outputs},
         }
         files = [artifact, *[artifact.with_suffix(c.suffix) for c in companions]]
+        quantization = integer_quantization(spec, work.paths[spec.source_format])
         manifest = {
             "model": spec.name,
             "task": spec.task,
             "target": target.name,
             "precision": precision,
             "files": file_entries(staging, files),
-            "inputs": [_tensor_entry(t, io_names["inputs"][t.name]) for t in spec.inputs],
-            "outputs": [_tensor_entry(t, io_names["outputs"][t.name]) for t in spec.outputs],
+            "inputs": [_tensor_entry(t, io_names["inputs"][t.name], quantization) for t in spec.inputs],
+            "outputs": [_tensor_entry(t, io_names["outputs"][t.name], quantization)
+                        for t in spec.outputs],
+            "extra": spec.extra,
             "scale": spec.scale,
             "tile": spec.tile.__dict__,
             "licence": spec.licence,
