@@ -19,6 +19,7 @@ SUBCOMMANDS = (
     "edgephoto.cli.run",
     "edgephoto.cli.doctor",
     "edgephoto.cli.quantize",
+    "edgephoto.cli.bench",
 )
 
 
