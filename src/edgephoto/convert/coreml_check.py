@@ -3,15 +3,27 @@
 Core ML's predict() runs only on macOS, so on Linux the parity step for the coreml target is
 this: the spec must be an mlprogram whose feature names, kinds, shapes, colour layout and image
 scale/bias match the ModelSpec, and the MIL program's op histogram goes into the manifest.
+An integer model reaches Core ML dequantized (mlprogram has no uint8 arrays): only the tensors
+the package declares under `edgephoto.dequantized`, each an integer tensor of the spec, are
+checked as float32 (an image input then as an image with the spec's scale and bias).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from edgephoto.convert.onnx_passes.dequantize import (
+    METADATA_KEY,
+    IoMapping,
+    float_spec,
+    from_metadata,
+)
 from edgephoto.convert.targets.coreml import image_params
 from edgephoto.errors import InputFileError, MissingExtraError, ParityError
 from edgephoto.zoo.spec import ModelSpec, TensorSpec
@@ -130,6 +142,29 @@ def _check_feature(feature: Any, tensor: TensorSpec, block: Any, problems: list[
     return row
 
 
+def _dequantized(metadata: dict[str, str], spec: ModelSpec, problems: list[str]) -> list[IoMapping]:
+    """The integer tensors the package declares it holds as float (dequantize.METADATA_KEY).
+
+    Each must be an integer tensor of the spec, of that kind and dtype: only those are then
+    checked as float32; a declaration that does not fit is a problem, never a pass.
+    """
+    try:
+        mappings = from_metadata(metadata)
+    except (ValueError, TypeError) as exc:
+        problems.append(f"{METADATA_KEY}: unreadable ({exc})")
+        return []
+    tensors = {("input", t.name): t for t in spec.inputs} | {("output", t.name): t for t in spec.outputs}
+    good = []
+    for m in mappings:
+        tensor = tensors.get((m.kind, m.name))
+        if tensor is None or tensor.dtype != m.dtype or np.dtype(tensor.dtype).kind not in "iu":
+            want = f"{tensor.dtype} {m.kind}" if tensor is not None else f"no {m.kind} of that name"
+            problems.append(f"{METADATA_KEY}: declares {m.kind} {m.name} {m.dtype}; the spec has {want}")
+        else:
+            good.append(m)
+    return good
+
+
 def check_mlpackage(path: str | Path, spec: ModelSpec) -> dict[str, Any]:
     """Verify an .mlpackage against `spec`; returns the facts for the manifest.
 
@@ -148,10 +183,13 @@ def check_mlpackage(path: str | Path, spec: ModelSpec) -> dict[str, Any]:
     if not histogram:
         problems.append("the MIL program has no ops")
 
+    metadata = proto.description.metadata
+    mappings = _dequantized(dict(metadata.userDefined), spec, problems)
+    checked = float_spec(spec, mappings) if mappings else spec
     rows: dict[str, list[dict[str, Any]]] = {}
     for what, features, tensors in (
-        ("inputs", proto.description.input, spec.inputs),
-        ("outputs", proto.description.output, spec.outputs),
+        ("inputs", proto.description.input, checked.inputs),
+        ("outputs", proto.description.output, checked.outputs),
     ):
         got = [f.name for f in features]
         want = [t.name for t in tensors]
@@ -162,7 +200,6 @@ def check_mlpackage(path: str | Path, spec: ModelSpec) -> dict[str, Any]:
             _check_feature(f, by_name[f.name], block, problems) for f in features if f.name in by_name
         ]
 
-    metadata = proto.description.metadata
     facts: dict[str, Any] = {
         "type": "mlProgram",
         "specification_version": proto.specificationVersion,
@@ -177,6 +214,8 @@ def check_mlpackage(path: str | Path, spec: ModelSpec) -> dict[str, Any]:
         "user_defined_metadata": dict(metadata.userDefined),
         "numerical_parity": NOT_RUN,
     }
+    if mappings:
+        facts["dequantized"] = [asdict(m) for m in mappings]
     if problems:
         raise ParityError(f"{path.name} does not match {spec.name}: " + "; ".join(problems),
                           {**facts, "problems": problems})

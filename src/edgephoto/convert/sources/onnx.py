@@ -158,9 +158,39 @@ def wrap_to_spec_layout(saved: Path, onnx_outputs: list[str], ctx: ConvertContex
     return out
 
 
+def _dequantized(model: Any, ctx: ConvertContext) -> tuple[Path, ConvertContext, list[Any]]:
+    """A float copy of a QDQ model (onnx2tf mangles QDQ graphs), the context with the matching
+    float spec, and the integer I/O it turned float (keyed by spec name)."""
+    import dataclasses
+
+    import onnx
+
+    from edgephoto.convert.onnx_passes import dequantize as dq
+    from edgephoto.convert.sources.tflite import match_names
+
+    float_model, mappings = dq.dequantize(model)
+    names = {**match_names([t.name for t in ctx.spec.inputs], [i.name for i in model.graph.input]),
+             **match_names([t.name for t in ctx.spec.outputs], [o.name for o in model.graph.output])}
+    by_graph = {graph_name: spec_name for spec_name, graph_name in names.items()}
+    mappings = [dataclasses.replace(m, name=by_graph.get(m.name, m.name)) for m in mappings]
+    out = Path(ctx.workdir) / "dequantized.onnx"
+    onnx.save(float_model, str(out))
+    ctx.notes.append("savedmodel: " + dq.describe(mappings))
+    return out, dataclasses.replace(ctx, spec=dq.float_spec(ctx.spec, mappings)), mappings
+
+
 @register_edge("onnx", "savedmodel")
 def onnx_to_savedmodel(path: Path, ctx: ConvertContext) -> Path:
+    """onnx2tf, then the spec-layout wrapper. A QDQ (integer) model becomes its dequantized
+    float equivalent first; the record beside the SavedModel says which tensors changed."""
+    from edgephoto.convert.onnx_passes.dequantize import is_quantized, save_record
     from edgephoto.convert.targets.onnx import load_onnx
 
-    outputs = [o.name for o in load_onnx(path).graph.output]
-    return wrap_to_spec_layout(run_onnx2tf(path, ctx), outputs, ctx)
+    model = load_onnx(path)
+    outputs = [o.name for o in model.graph.output]
+    if not is_quantized(model):
+        return wrap_to_spec_layout(run_onnx2tf(path, ctx), outputs, ctx)
+    float_path, float_ctx, mappings = _dequantized(model, ctx)
+    saved = wrap_to_spec_layout(run_onnx2tf(float_path, float_ctx), outputs, float_ctx)
+    save_record(saved, mappings)
+    return saved

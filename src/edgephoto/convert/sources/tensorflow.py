@@ -358,9 +358,12 @@ def savedmodel_runner(path: Path, ctx: ConvertContext) -> Runner:
         raise InputFileError(path, "SavedModel has no serving_default signature")
     signature = loaded.signatures["serving_default"]
 
+    dtypes = {k: v.dtype for k, v in signature.structured_input_signature[1].items()}
+
     def run(feeds: dict[str, Any]) -> dict[str, np.ndarray]:
         args = dict(zip([t.name for t in spec.inputs], _feed_list(spec, feeds), strict=True))
-        result = signature(**{k: tf.constant(v) for k, v in args.items()})
+        # a dequantized integer model takes the same values as float32 (onnx_passes.dequantize)
+        result = signature(**{k: tf.constant(v, dtypes.get(k)) for k, v in args.items()})
         missing = [t.name for t in spec.outputs if t.name not in result]
         if missing:
             raise ConversionError(f"SavedModel outputs {sorted(result)} lack {missing}")

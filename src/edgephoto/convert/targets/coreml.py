@@ -207,11 +207,29 @@ def _fit_shape(tensor: TensorSpec, graph_shape: tuple[int | None, ...]) -> tuple
     return spec_shape
 
 
+def _dequantized_context(path: Path, ctx: ConvertContext) -> ConvertContext:
+    """For a SavedModel made by dequantizing an integer model (mlprogram has no uint8 arrays):
+    the float spec, and the mapping embedded in the package so the structural check accepts
+    exactly those float tensors."""
+    import dataclasses
+
+    from edgephoto.convert.onnx_passes import dequantize as dq
+
+    mappings = dq.load_record(path)
+    if not mappings:
+        return ctx
+    metadata = {**ctx.options.get("metadata", {}), dq.METADATA_KEY: dq.to_metadata(mappings)}
+    ctx.notes.append("coreml: " + dq.describe(mappings))
+    return dataclasses.replace(ctx, spec=dq.float_spec(ctx.spec, mappings),
+                               options={**ctx.options, "metadata": metadata})
+
+
 @register_edge("savedmodel", "coreml")
 def savedmodel_to_coreml(path: Path, ctx: ConvertContext) -> Path:
     """TF2 SavedModel (serving_default) -> mlprogram, inputs fixed to the spec's shapes."""
     ct = _ct()
     ctx.progress(f"{ctx.spec.name}: coremltools {ct.__version__} from SavedModel")
+    ctx = _dequantized_context(path, ctx)
     sig_inputs, sig_outputs = _signature(path)
     by_key = _pair(ctx.spec.inputs, list(sig_inputs), "input")
     inputs, renames = [], {}

@@ -1,0 +1,1 @@
+"""Rewrites of ONNX graphs that one conversion step needs (one file per pass)."""
