@@ -57,6 +57,12 @@ class BenchSettings:
             raise InvalidOptionError(f"--runs must be at least 1, got {self.runs}")
         if self.threads is not None and self.threads < 1:
             raise InvalidOptionError(f"--threads must be at least 1, got {self.threads}")
+        from edgephoto.runtime.backends import BACKENDS
+        from edgephoto.runtime.backends.base import check_device
+
+        check_device(self.device)  # refused here, before any process starts
+        if self.backend is not None:
+            BACKENDS.get(self.backend)
 
 
 def _peak_rss_mb() -> float:
