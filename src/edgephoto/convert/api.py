@@ -288,6 +288,10 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
             "notes": list(dict.fromkeys(work.notes)),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        if "savedmodel" in manifest["conversion_path"][1:]:  # integer models pass it dequantized
+            from edgephoto.convert.onnx_passes.dequantize import mark_manifest
+
+            mark_manifest(manifest, work.paths["savedmodel"])
         write_manifest(staging, manifest)
         final = out_dir / spec.name / f"{target.name}-{precision}"
         final.parent.mkdir(parents=True, exist_ok=True)

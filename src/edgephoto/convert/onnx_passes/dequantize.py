@@ -64,6 +64,15 @@ def load_record(saved_model: Path) -> list[IoMapping]:
     return [IoMapping(**row) for row in json.loads(path.read_text())] if path.is_file() else []
 
 
+def mark_manifest(manifest: dict[str, Any], saved_model: Path) -> None:
+    """Tensor entries of an artifact built from a dequantized SavedModel: float32 holding the
+    same integer values (the source dtype kept as `source_dtype`, quantization unchanged)."""
+    for m in load_record(saved_model):
+        for entry in manifest.get(f"{m.kind}s", []):
+            if entry.get("spec_name") == m.name:
+                entry.update(dtype="float32", source_dtype=m.dtype)
+
+
 def to_metadata(mappings: list[IoMapping]) -> str:
     """The artifact-embedded form (Core ML user metadata under METADATA_KEY)."""
     return json.dumps([asdict(m) for m in mappings], separators=(",", ":"))
@@ -193,11 +202,11 @@ def dequantize(model: Any, activations: str = "round") -> tuple[Any, list[IoMapp
             if origin(x) in int_inputs and origin(x) not in {m.name for m in mappings}:
                 mappings.append(IoMapping(origin(x), "input", qtype.name, s, int(z)))
             if fake:  # its QuantizeLinear already made the real value
-                nodes.append(helper.make_node("Identity", [x], [y], name=f"{node.name}_float"))
+                nodes.append(helper.make_node("Identity", [x], [y], name=f"{y}__float"))
             else:
                 nodes += _from_steps(helper, const, x, y, s, z)
         elif fake and activations == "float":
-            nodes.append(helper.make_node("Identity", [x], [y], name=f"{node.name}_float"))
+            nodes.append(helper.make_node("Identity", [x], [y], name=f"{y}__float"))
         elif fake:
             nodes += _fake_quant(helper, const, x, y, s, z, qtype)
         else:
