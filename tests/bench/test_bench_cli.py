@@ -48,6 +48,7 @@ def test_two_artifacts_interleaved_with_baseline_ratios(tmp_path: Path, capsys: 
         lat = result["latency_ms"]
         assert 0 < lat["min"] <= lat["median"] <= lat["p90"] <= lat["p99"] <= lat["max"]
         assert lat["median"] == sorted(result["samples_ms"])[3]
+        assert result["cpu_ms"]["median"] == sorted(result["cpu_samples_ms"])[3] > 0
         assert result["peak_rss_mb"] >= result["base_rss_mb"] > 10  # a Python with numpy at least
         assert result["load"]["cold_start_ms"] > result["load"]["load_ms"] > 0
         assert result["feed"] == {"x": {"shape": [1, 16, 16, 3], "dtype": "float32"}}

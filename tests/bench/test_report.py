@@ -27,6 +27,7 @@ def result(label: str, target: str, median: float, p90: float, **more: Any) -> d
         "load": {"verify_ms": 1.0, "import_ms": 100.0, "load_ms": 50.0, "first_run_ms": 20.0, "cold_start_ms": 170.0},
         "latency_ms": {"n": 10, "min": median - 0.5, "median": median, "mean": median + 0.25, "p90": p90,
                        "p99": p90 + 1, "max": p90 + 2, "stdev": 0.5, "mad": 0.25, "iqr": 0.5, "outliers": 0},
+        "cpu_ms": {"median": median * 0.75},
         "throughput_per_s": 1000.0 / (median + 0.25), "peak_rss_mb": more.get("rss", 100.0), "base_rss_mb": 30.0,
         "quality": more.get("quality", {}), "samples_ms": [],
     }
@@ -69,10 +70,10 @@ def test_markdown_rows() -> None:
     assert "Load average before/after: 1.00, 1.00, 1.00 / 2.00, 1.50, 1.00." in text
     assert "| onnxruntime cpu (CPUExecutionProvider) |" in text
     assert ("| m onnx-fp32 | onnxruntime cpu (CPUExecutionProvider) | 1 | 170.0 | 2.000 | 3.000 | 4.000 | 1.500 "
-            "| 5.000 | 0.500 | 444.4 | 100 | 2.00 | baseline | parity psnr 142.6 |") in lines
+            "| 5.000 | 0.500 | 1.500 | 444.4 | 100 | 2.00 | baseline | parity psnr 142.6 |") in lines
     assert ("| m tflite-fp32 | litert cpu (xnnpack), asked gpu: fell back | 1 | 170.0 | 1.000 | 1.500 | 2.500 "
-            "| 0.500 | 3.500 | 0.500 | 800.0 | 50 | 1.00 | 2.00x faster, size 0.50x | - |") in lines
-    assert "| m | TensorFlow 2.21, 1 thread | 5.0 | m tflite-fp32 | 1.00 | 5.00x | README |" in lines
+            "| 0.500 | 3.500 | 0.500 | 0.750 | 800.0 | 50 | 1.00 | 2.00x faster, size 0.50x | - |") in lines
+    assert "| m | TensorFlow 2.21, 1 thread | 5.0 | m tflite-fp32 | 1.00 | 0.75 | 5.00x | README |" in lines
     assert "- m tflite-fp32: litert: device 'gpu' is not available; falling back to device 'cpu'" in lines
 
 

@@ -91,8 +91,8 @@ def _versus(result: dict[str, Any]) -> str:
 
 
 COLUMNS = ("artifact", "backend / device", "threads", "cold start ms", "median ms", "p90 ms",
-           "p99 ms", "min ms", "max ms", "stdev ms", "runs/s", "peak RSS MB", "size MB",
-           "vs first of model", "quality (manifest)")
+           "p99 ms", "min ms", "max ms", "stdev ms", "CPU ms (median)", "runs/s", "peak RSS MB",
+           "size MB", "vs first of model", "quality (manifest)")
 
 
 def rows(data: dict[str, Any]) -> list[list[str]]:
@@ -103,7 +103,8 @@ def rows(data: dict[str, Any]) -> list[list[str]]:
         out.append([
             r["label"], _device(r), _num(r["backend"].get("threads")), _num(r["load"].get("cold_start_ms"), 1),
             _num(lat["median"], 3), _num(lat["p90"], 3), _num(lat["p99"], 3), _num(lat["min"], 3),
-            _num(lat["max"], 3), _num(lat["stdev"], 3), _num(r["throughput_per_s"], 1),
+            _num(lat["max"], 3), _num(lat["stdev"], 3), _num((r.get("cpu_ms") or {}).get("median"), 3),
+            _num(r["throughput_per_s"], 1),
             _num(r["peak_rss_mb"], 0), _num(r["size_bytes"] / 1e6, 2), _versus(r), _quality(r),
         ])
     return out
@@ -117,14 +118,15 @@ def reference_rows(data: dict[str, Any]) -> list[list[str]]:
         best = min(mine, key=lambda r: r["latency_ms"]["median"]) if mine else None
         ours = best["latency_ms"]["median"] if best else None
         ratio = ref["median_ms"] / ours if ours else None
+        cpu = (best.get("cpu_ms") or {}).get("median") if best else None
         out.append([str(ref.get("model")), str(ref.get("what")), _num(ref.get("median_ms"), 1),
-                    best["label"] if best else "-", _num(ours, 2),
+                    best["label"] if best else "-", _num(ours, 2), _num(cpu, 2),
                     f"{_num(ratio)}x" if ratio else "-", str(ref.get("source", ""))])
     return out
 
 
 REFERENCE_COLUMNS = ("model", "reference", "reference ms", "fastest here", "median ms",
-                     "reference / ours", "source")
+                     "CPU ms (median)", "reference / ours", "source")
 
 
 def _settings_line(data: dict[str, Any]) -> str:

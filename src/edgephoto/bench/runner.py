@@ -5,7 +5,9 @@ cold start (engine import + model load + first run) and its peak RSS is its own.
 load one after the other (loads never compete for the cores), warm up, then wait; the parent
 asks them (JSON lines over pipes) for one timed run at a time in the round-robin order of `stats.interleaved_schedule`,
 so machine noise hits every artifact alike. Each child times its own run (perf_counter around
-`backend.run`), so the pipe round trip is not in the numbers.
+`backend.run`), so the pipe round trip is not in the numbers. Next to wall time, each run's
+process CPU time is recorded: on a loaded machine the wall median grows with the load, the CPU
+time much less (with one engine thread it approximates the uncontended latency).
 """
 
 from __future__ import annotations
@@ -182,9 +184,10 @@ def _child_main(artifact: str, settings: dict[str, Any], reply: Callable[[str, A
         if line.strip() != "run":
             break
         feed = feeds[done % len(feeds)]
-        start = time.perf_counter()
+        cpu, start = time.process_time(), time.perf_counter()
         backend.run(feed)
-        reply("ms", (time.perf_counter() - start) * 1e3)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        reply("ms", [wall * 1e3, cpu * 1e3])
         done += 1
     backend.close()
     reply("done", {"peak_rss_mb": _peak_rss_mb()})
@@ -349,6 +352,7 @@ def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = 
     workers: list[_Worker] = []
     ready: list[dict[str, Any]] = []
     samples: list[list[float]] = [[] for _ in paths]
+    cpu_samples: list[list[float]] = [[] for _ in paths]
     finals: list[dict[str, Any]] = []
     started = time.time()
     try:
@@ -360,7 +364,9 @@ def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = 
         every = max(1, len(schedule) // 10)  # about ten updates (a CI log gets ten lines)
         for step, index in enumerate(schedule):
             workers[index].send("run")
-            samples[index].append(float(workers[index].receive("ms")))
+            wall, cpu = workers[index].receive("ms")
+            samples[index].append(float(wall))
+            cpu_samples[index].append(float(cpu))
             if step % every == 0 or step == len(schedule) - 1:
                 say(f"timed run {step + 1}/{len(schedule)} (interleaved over {len(paths)} artifacts)")
         for worker in workers:
@@ -371,7 +377,8 @@ def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = 
             worker.stop()
     taken: set[str] = set()
     results = []
-    for path, info, child, final, times in zip(paths, inspected, ready, finals, samples, strict=True):
+    for path, info, child, final, times, cpu_times in zip(paths, inspected, ready, finals, samples,
+                                                          cpu_samples, strict=True):
         manifest = info["manifest"]
         summary = stats.summarize(times)
         results.append({
@@ -387,11 +394,13 @@ def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = 
             "feed": child["feed"],
             "load": {"verify_ms": info["verify_ms"], **child["load"]},
             "latency_ms": summary,
+            "cpu_ms": stats.summarize(cpu_times),
             "throughput_per_s": 1000.0 / summary["mean"] if summary["mean"] else None,
             "peak_rss_mb": final["peak_rss_mb"],
             "base_rss_mb": child["base_rss_mb"],
             "quality": quality(manifest),
             "samples_ms": times,
+            "cpu_samples_ms": cpu_times,
         })
     compare(results)
     return {
