@@ -48,9 +48,21 @@ class TensorFacts:
     def dequantize(self, values: np.ndarray) -> np.ndarray:
         """Integer outputs to real values with the tensor's (scale, zero_point); raw if absent."""
         if self.quantization is None or np.dtype(values.dtype).kind not in "iu":
-            return values.astype(np.float32)
+            return np.asarray(values, np.float32)  # no copy when the engine already gave float32
         scale, zero = self.quantization
         return (values.astype(np.float32) - zero) * scale
+
+    def quantize(self, values: np.ndarray, dtype: str) -> np.ndarray:
+        """Real values to an integer engine input (an int8-io artifact whose manifest keeps the
+        float model's normalisation): q = round(real / scale) + zero_point, saturated."""
+        if self.quantization is None:
+            raise InvalidOptionError(
+                f"input '{self.name}': the engine takes {dtype} but the manifest gives no quantization "
+                "(scale, zero_point) to map the normalised values to it"
+            )
+        scale, zero = self.quantization
+        limits = np.iinfo(dtype)
+        return np.clip(np.rint(values / scale) + zero, limits.min, limits.max).astype(dtype)
 
 
 def _tensor(entry: Mapping[str, Any]) -> TensorFacts:
@@ -132,11 +144,14 @@ def run_model(backend: Backend, facts: ModelFacts, pixels: np.ndarray) -> list[n
     norm = spec.normalization or Normalization()
     if norm.color == "BGR":
         pixels = pixels[..., ::-1]
-    feed = norm.apply(pixels, spec.dtype)
     engine_inputs = backend.inputs()
     engine = {t.name: t for t in engine_inputs}.get(spec.name)
     if engine is None and len(engine_inputs) == 1:  # raw weights whose tensor names the spec renamed
         engine = engine_inputs[0]
+    if engine is not None and np.dtype(engine.dtype).kind in "iu" and np.dtype(spec.dtype).kind == "f":
+        feed = spec.quantize(norm.apply(pixels, "float32"), engine.dtype)
+    else:
+        feed = norm.apply(pixels, spec.dtype)
     feed_name = engine.name if engine is not None else spec.name
     fixed = engine.shape[0] if engine is not None and engine.shape else spec.batch
     step = fixed if fixed else len(feed)

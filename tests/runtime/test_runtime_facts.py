@@ -1,0 +1,96 @@
+"""Manifest facts the tasks read (integer I/O quantization, extra) and the faster guided filter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edgephoto.errors import InvalidOptionError
+from edgephoto.runtime.refine import _coefficients, _solve_sym3, box_mean
+from edgephoto.runtime.tasks.common import ModelFacts, run_model
+
+RNG = np.random.default_rng(11)
+
+
+def _cast_model(path: Path, in_type: int) -> Path:
+    """(N, 4, 4, 3) integer in -> the same values as float32 out: shows exactly what was fed."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["q"], ["out"], to=TensorProto.FLOAT)], "cast",
+        [helper.make_tensor_value_info("q", in_type, [1, 4, 4, 3])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 4, 4, 3])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    return path
+
+
+def _facts(dtype: str, quantization: dict[str, Any] | None, std: float) -> dict[str, Any]:
+    norm = {"mean": [0.0], "std": [std], "color": "RGB"}
+    return {"task": "segmentation",
+            "inputs": [{"name": "q", "shape": [1, 4, 4, 3], "dtype": dtype, "layout": "NHWC",
+                        "normalization": norm, "quantization": quantization}],
+            "outputs": [{"name": "out", "shape": [1, 4, 4, 3], "dtype": "float32", "layout": "NHWC",
+                         "quantization": None}],
+            "extra": {"fit": "letterbox"}}
+
+
+def test_int8_io_artifact_gets_its_feed_quantized(tmp_path: Path) -> None:
+    """Manifest keeps the float model's input (0..1) and (scale, zero point); the engine takes int8."""
+    from onnx import TensorProto
+
+    from edgephoto.runtime.backends.base import load_backend
+
+    backend = load_backend("onnxruntime", _cast_model(tmp_path / "i8.onnx", TensorProto.INT8))
+    pixels = RNG.integers(0, 256, (1, 4, 4, 3)).astype(np.float32)
+    facts = ModelFacts.load(_facts("float32", {"scale": 1 / 254, "zero_point": -127}, 255.0))
+    (fed,) = run_model(backend, facts, pixels)
+    expected = np.clip(np.rint(pixels / 255.0 * 254) - 127, -128, 127)
+    np.testing.assert_array_equal(fed, expected)
+    assert facts.extra == {"fit": "letterbox"}
+    with pytest.raises(InvalidOptionError, match="no quantization"):
+        run_model(backend, ModelFacts.load(_facts("float32", None, 255.0)), pixels)
+
+
+def test_uint8_manifest_input_still_takes_raw_pixels(tmp_path: Path) -> None:
+    """FastDepth's shape: the manifest itself declares uint8 raw pixels (its quantization
+    describes what the codes mean to the network, not a mapping the runtime applies)."""
+    from onnx import TensorProto
+
+    from edgephoto.runtime.backends.base import load_backend
+
+    backend = load_backend("onnxruntime", _cast_model(tmp_path / "u8.onnx", TensorProto.UINT8))
+    pixels = RNG.integers(0, 256, (1, 4, 4, 3)).astype(np.float32)
+    facts = ModelFacts.load(_facts("uint8", {"scale": 1 / 255, "zero_point": 0}, 1.0))
+    (fed,) = run_model(backend, facts, pixels)
+    np.testing.assert_array_equal(fed, pixels)
+
+
+def test_box_mean_edges_and_tiny_images() -> None:
+    for shape, r in [((13, 9), 2), ((5, 4), 3), ((3, 3, 2), 5), ((31, 40, 3), 1), ((7, 7), 0)]:
+        x = RNG.uniform(size=shape)
+        brute = np.empty_like(x)
+        for i in range(shape[0]):
+            for j in range(shape[1]):
+                brute[i, j] = x[max(i - r, 0) : i + r + 1, max(j - r, 0) : j + r + 1].mean(axis=(0, 1))
+        np.testing.assert_allclose(box_mean(x, r), brute, atol=1e-12)
+
+
+def test_closed_form_3x3_solve_matches_numpy() -> None:
+    m = RNG.normal(size=(50, 3, 3))
+    sym = m @ m.transpose(0, 2, 1) + 1e-3 * np.eye(3)
+    v = RNG.normal(size=(50, 3))
+    packed = np.stack([sym[:, i, j] for i, j in ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))], axis=-1)
+    np.testing.assert_allclose(_solve_sym3(packed, v), np.linalg.solve(sym, v[..., None])[..., 0], rtol=1e-6,
+                               atol=1e-8)
+
+
+def test_colour_coefficients_reproduce_a_linear_colour_model() -> None:
+    guide = RNG.uniform(size=(30, 25, 3))
+    src = guide @ np.array([0.5, -0.2, 0.3]) + 0.1
+    a, b = _coefficients(guide, src, 2, 1e-9)
+    np.testing.assert_allclose((a * guide).sum(axis=2) + b, src, atol=1e-4)
