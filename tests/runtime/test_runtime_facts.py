@@ -94,3 +94,19 @@ def test_colour_coefficients_reproduce_a_linear_colour_model() -> None:
     src = guide @ np.array([0.5, -0.2, 0.3]) + 0.1
     a, b = _coefficients(guide, src, 2, 1e-9)
     np.testing.assert_allclose((a * guide).sum(axis=2) + b, src, atol=1e-4)
+
+
+def test_dequantized_artifact_outputs_are_codes_in_float(tmp_path: Path) -> None:
+    """A converter-dequantized graph: float32 tensors holding uint8 codes (manifest source_dtype)."""
+    from onnx import TensorProto
+
+    from edgephoto.runtime.backends.base import load_backend
+
+    backend = load_backend("onnxruntime", _cast_model(tmp_path / "f.onnx", TensorProto.FLOAT))
+    facts = _facts("float32", {"scale": 1 / 255, "zero_point": 0}, 1.0)
+    facts["inputs"][0]["source_dtype"] = "uint8"
+    facts["outputs"][0].update(source_dtype="uint8", quantization={"scale": 0.5, "zero_point": 3})
+    pixels = RNG.uniform(-20, 280, (1, 4, 4, 3)).astype(np.float32)
+    (out,) = run_model(backend, ModelFacts.load(facts), pixels)
+    codes = np.clip(np.rint(pixels), 0, 255)  # the integer codes the int8 model would have seen
+    np.testing.assert_allclose(out, (codes - 3) * 0.5)

@@ -28,6 +28,7 @@ class TensorFacts:
     layout: str = "NHWC"
     normalization: Normalization | None = None
     quantization: tuple[float, int] | None = None  # (scale, zero_point) of an integer tensor
+    source_dtype: str | None = None  # integer type a dequantized artifact's float32 tensor stands for
 
     @property
     def hw(self) -> tuple[int | None, int | None]:
@@ -47,7 +48,8 @@ class TensorFacts:
 
     def dequantize(self, values: np.ndarray) -> np.ndarray:
         """Integer outputs to real values with the tensor's (scale, zero_point); raw if absent."""
-        if self.quantization is None or np.dtype(values.dtype).kind not in "iu":
+        holds_codes = np.dtype(values.dtype).kind in "iu" or self.source_dtype is not None
+        if self.quantization is None or not holds_codes:
             return np.asarray(values, np.float32)  # no copy when the engine already gave float32
         scale, zero = self.quantization
         return (values.astype(np.float32) - zero) * scale
@@ -76,6 +78,7 @@ def _tensor(entry: Mapping[str, Any]) -> TensorFacts:
         normalization=Normalization(tuple(norm["mean"]), tuple(norm["std"]), norm.get("color", "RGB"))
         if norm else None,
         quantization=(float(quant["scale"]), int(quant["zero_point"])) if quant else None,
+        source_dtype=str(entry["source_dtype"]) if entry.get("source_dtype") else None,
     )
 
 
@@ -150,6 +153,8 @@ def run_model(backend: Backend, facts: ModelFacts, pixels: np.ndarray) -> list[n
         engine = engine_inputs[0]
     if engine is not None and np.dtype(engine.dtype).kind in "iu" and np.dtype(spec.dtype).kind == "f":
         feed = spec.quantize(norm.apply(pixels, "float32"), engine.dtype)
+    elif spec.source_dtype is not None:  # dequantized graph: float32 holding the integer codes
+        feed = norm.apply(pixels, spec.source_dtype).astype(np.float32)
     else:
         feed = norm.apply(pixels, spec.dtype)
     feed_name = engine.name if engine is not None else spec.name
