@@ -25,13 +25,43 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, out, err
 
 
-def test_default_runs_on_the_built_in_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(["run", "--out", str(tmp_path), "--json"], capsys)
+def test_photo_steps_need_no_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["run", "--steps", "exif,denoise,wb,tone", "--no-build", "--out", str(tmp_path), "--json"],
+                         capsys)
     assert code == 0, err
     (summary,) = json.loads(out)
     assert summary["ok"] and Path(summary["input"]).name == "astronaut.jpg"
     assert summary["steps"] == ["exif", "denoise", "wb", "tone"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["astronaut.enhanced.jpg", "astronaut.json"]
+
+
+@pytest.mark.real
+def test_default_runs_every_step_on_the_built_in_sample(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], zoo_weights: object
+) -> None:
+    """The README's first command: no photo, no --steps, models converted on first use."""
+    from edgephoto.cli.run import DEFAULT_STEPS
+
+    code, out, err = run(["run", "--out", str(tmp_path / "out"), "--json"], capsys)
+    assert code == 0, err
+    (summary,) = json.loads(out)
+    assert summary["ok"] and Path(summary["input"]).name == "astronaut.jpg"
+    assert set(DEFAULT_STEPS) <= set(summary["steps"])
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert written == {f"astronaut.{s}" for s in ("json", "enhanced.jpg", "depth.png", "mask.png", "matte.png",
+                                                  "bokeh.jpg", "cutout.png", "x2.png")}
+    params, models = summary["parameters"], summary["models"]
+    assert {m["model"] for m in models.values()} >= {"fastdepth", "selfie", "blazeface", "fsrcnn-x2"}
+    assert 0.3 < params["segment"]["person_fraction"] < 0.8  # the astronaut fills about half the frame
+    assert params["faces"]["count"] == 1 and len(params["faces"]["faces"][0]["landmarks"]) == 468
+    x0, y0, x1, y1 = params["faces"]["faces"][0]["box"]
+    assert 150 < (x0 + x1) / 2 < 280 and 40 < (y0 + y1) / 2 < 170  # her face, top centre-left
+    assert 0.2 < params["depth"]["range"][0] < params["depth"]["range"][1] < 10  # metres
+    assert read_photo(tmp_path / "out" / "astronaut.x2.png").size == (1024, 1024)
+    cutout = read_photo(tmp_path / "out" / "astronaut.cutout.png")
+    assert cutout.size == (512, 512) and cutout.alpha is not None
+    assert cutout.alpha.min() < 10 and cutout.alpha.max() > 245  # background cut, subject kept
+    assert set(json.loads((tmp_path / "out" / "astronaut.json").read_text())["timings_s"]) >= set(DEFAULT_STEPS)
 
 
 def test_real_photos_with_orientation_and_exif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

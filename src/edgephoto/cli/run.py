@@ -25,6 +25,9 @@ DEFAULT_MODELS = {
     "face_landmarks": "facemesh",
     "upscale2": "fsrcnn-x2",
 }
+# What `edgephoto run --out DIR` does with no --steps: every photo step and every effect the
+# permissive zoo models support (matting falls back to the refined segmentation mask).
+DEFAULT_STEPS = ("exif", "denoise", "wb", "tone", "depth", "segment", "remove-bg", "bokeh", "faces", "upscale2")
 BACKEND_TARGET = {"onnxruntime": "onnx", "litert": "tflite", "openvino": "openvino", "coreml": "coreml"}
 
 
@@ -104,7 +107,7 @@ def _background(value: str | None) -> Any:
 
 @click.command("run")
 @click.argument("photos", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--steps", "-s", default="exif,denoise,wb,tone", show_default=True,
+@click.option("--steps", "-s", default=",".join(DEFAULT_STEPS), show_default=True,
               help="Comma-separated steps: exif,denoise,wb,tone,depth,segment,matte,faces,"
                    "upscale2,bokeh,remove-bg,replace-bg,relight (dependencies are added).")
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), required=True,
