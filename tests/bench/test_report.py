@@ -73,7 +73,7 @@ def test_markdown_rows() -> None:
             "| 5.000 | 0.500 | 1.500 | 444.4 | 100 | 2.00 | baseline | parity psnr 142.6 |") in lines
     assert ("| m tflite-fp32 | litert cpu (xnnpack), asked gpu: fell back | 1 | 170.0 | 1.000 | 1.500 | 2.500 "
             "| 0.500 | 3.500 | 0.500 | 0.750 | 800.0 | 50 | 1.00 | 2.00x faster, size 0.50x | - |") in lines
-    assert "| m | TensorFlow 2.21, 1 thread | 5.0 | m tflite-fp32 | 1.00 | 0.75 | 5.00x | README |" in lines
+    assert "| m | TensorFlow 2.21, 1 thread | 5.0 | - | m tflite-fp32 | 1.00 | 0.75 | 5.00x | README |" in lines
     assert "- m tflite-fp32: litert: device 'gpu' is not available; falling back to device 'cpu'" in lines
 
 

@@ -120,12 +120,12 @@ def reference_rows(data: dict[str, Any]) -> list[list[str]]:
         ratio = ref["median_ms"] / ours if ours else None
         cpu = (best.get("cpu_ms") or {}).get("median") if best else None
         out.append([str(ref.get("model")), str(ref.get("what")), _num(ref.get("median_ms"), 1),
-                    best["label"] if best else "-", _num(ours, 2), _num(cpu, 2),
+                    _num(ref.get("cpu_ms"), 1), best["label"] if best else "-", _num(ours, 2), _num(cpu, 2),
                     f"{_num(ratio)}x" if ratio else "-", str(ref.get("source", ""))])
     return out
 
 
-REFERENCE_COLUMNS = ("model", "reference", "reference ms", "fastest here", "median ms",
+REFERENCE_COLUMNS = ("model", "reference", "reference ms", "reference CPU ms", "fastest here", "median ms",
                      "CPU ms (median)", "reference / ours", "source")
 
 
@@ -272,4 +272,15 @@ def write_report(data: dict[str, Any], path: Path) -> Path:
     from edgephoto.runtime.image_io import write_bytes_atomic
 
     text = render(data, Path(path).suffix.lower())
-    return write_bytes_atomic(Path(path), text.encode("utf-8"))  # OutputError when unwritable
+    written = write_bytes_atomic(Path(path), text.encode("utf-8"))  # OutputError when unwritable
+    readable(written)
+    return written
+
+
+def readable(path: Path) -> None:
+    """Give a report the umask's usual mode: atomic writes go through mkstemp files (0600)."""
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
