@@ -145,7 +145,8 @@ def _settings_line(data: dict[str, Any]) -> str:
 
 def _engines(data: dict[str, Any]) -> str:
     engines = data["machine"].get("engines", {})
-    return ", ".join(f"{name} {e.get('version')}" for name, e in engines.items() if e.get("version")) or "-"
+    return ", ".join(f"{name} ({e['engine']} {e['version']})" if e.get("engine") and e["engine"] != name
+                     else f"{name} {e['version']}" for name, e in engines.items() if e.get("version")) or "-"
 
 
 def _md_table(columns: tuple[str, ...], body: list[list[str]]) -> str:
