@@ -270,6 +270,8 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
             "task": spec.task,
             "target": target.name,
             "precision": precision,
+            # "fp32" means "not quantized by edgephoto": an upstream int8 model stays int8
+            "source_precision": "int8" if quantization else "fp32",
             "files": file_entries(staging, files),
             "inputs": [_tensor_entry(t, io_names["inputs"][t.name], quantization) for t in spec.inputs],
             "outputs": [_tensor_entry(t, io_names["outputs"][t.name], quantization)
