@@ -110,3 +110,20 @@ def test_dequantized_artifact_outputs_are_codes_in_float(tmp_path: Path) -> None
     (out,) = run_model(backend, ModelFacts.load(facts), pixels)
     codes = np.clip(np.rint(pixels), 0, 255)  # the integer codes the int8 model would have seen
     np.testing.assert_allclose(out, (codes - 3) * 0.5)
+
+
+def test_depth_tiles_only_when_the_manifest_or_caller_asks(tmp_path: Path) -> None:
+    """Global pass by default (tiles cost FastDepth accuracy); manifest extra.detail turns them on."""
+    from onnx import TensorProto
+
+    from edgephoto.runtime.backends.base import load_backend
+    from edgephoto.runtime.tasks.depth import estimate_depth
+
+    backend = load_backend("onnxruntime", _cast_model(tmp_path / "d.onnx", TensorProto.FLOAT))
+    facts = _facts("float32", None, 1.0)
+    facts.update(task="depth", tile={"mode": "tile", "tile": 4, "overlap": 1, "receptive_field": 3})
+    photo = RNG.integers(0, 256, (20, 16, 3), dtype=np.uint8)
+    assert estimate_depth(backend, facts, photo).tiles == []
+    facts["extra"] = {"detail": 3.0}
+    assert len(estimate_depth(backend, facts, photo).tiles) > 1
+    assert len(estimate_depth(backend, facts, photo, detail=1.0).tiles) == 0

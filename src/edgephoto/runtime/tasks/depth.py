@@ -46,13 +46,20 @@ def estimate_depth(
     facts: ModelFacts,
     rgb: np.ndarray,
     *,
-    detail: float = 2.0,
+    detail: float | None = None,
     batch: int = 1,
     fit: str = "stretch",
     progress: Callable[[int, int], None] | None = None,
 ) -> DepthResult:
-    """Depth for an (H, W, 3) uint8 photo. detail <= 1 returns the global pass alone."""
+    """Depth for an (H, W, 3) uint8 photo. detail <= 1 returns the global pass alone.
+
+    Default: the manifest's `extra.detail`, else 1.0. Tiles are opt-in because for FastDepth they
+    cost accuracy: on Middlebury motorcycle (741x500) Spearman 0.769 / delta1 0.548 global-only
+    vs 0.752 / 0.516 at detail 2 (12 tiles) and 0.724 / 0.479 at detail 3
+    (benchmarks/results/runtime_bench.json): each 224 px tile sees too little scene for depth.
+    """
     facts = ModelFacts.load(facts)
+    detail = float(facts.extra.get("detail", 1.0)) if detail is None else detail
     in_hw = facts.input.hw
     assert in_hw[0] is not None and in_hw[1] is not None
     input_hw = (int(in_hw[0]), int(in_hw[1]))

@@ -33,6 +33,20 @@ def ycbcr_to_rgb(ycc: np.ndarray) -> np.ndarray:
     return np.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], axis=-1)
 
 
+def planes_to_uint8(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
+    """ycbcr_to_rgb + to_uint8 for separate float32 planes, in place (the luma path's hot loop)."""
+    out = np.empty(y.shape + (3,), np.float32)
+    cb, cr = cb - np.float32(128.0), cr - np.float32(128.0)
+    for c, (k_cb, k_cr) in enumerate(((0.0, 1.402), (-0.344136, -0.714136), (1.772, 0.0))):
+        plane = y + np.float32(k_cr) * cr if k_cr else y.copy()
+        if k_cb:
+            plane += np.float32(k_cb) * cb
+        out[..., c] = plane
+    np.rint(out, out=out)
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
+
+
 def to_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
@@ -94,8 +108,8 @@ def upscale(
     def luma_rows(y0: int, rows: np.ndarray) -> None:
         n = len(rows)
         box = (0.0, y0 / s, float(width), (y0 + n) / s)
-        planes = [np.asarray(c.resize((width * s, n), Image.Resampling.BICUBIC, box=box)) for c in chroma]
-        out = to_uint8(ycbcr_to_rgb(np.stack([model_space_to_pixels(rows)[..., 0], *planes], axis=-1)))
+        cb, cr = (np.asarray(c.resize((width * s, n), Image.Resampling.BICUBIC, box=box)) for c in chroma)
+        out = planes_to_uint8(model_space_to_pixels(rows)[..., 0], cb, cr)
         if sink is not None:
             sink(y0, out)
         else:
