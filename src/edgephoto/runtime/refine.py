@@ -16,6 +16,10 @@ from PIL import Image
 
 from edgephoto.errors import InvalidOptionError
 
+# Working size of the fast guided filter. On portraits 1-75 (selfie 256x256 masks) fitting at the
+# mask's resolution scored IoU 0.916 / boundary F 0.743 at 26 ms CPU per photo, the same as at up
+# to 1 MP (0.916 / 0.742, 99 ms): the mask holds no finer information to fit.
+MIN_WORK_PIXELS, MAX_WORK_PIXELS = 256 * 256, 1_000_000
 _METHODS = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
             "bicubic": Image.Resampling.BICUBIC, "area": Image.Resampling.BOX}
 
@@ -129,16 +133,18 @@ def guided_upsample(
     radius: int | None = None,
     eps: float = 1e-4,
     color: bool = True,
-    work_pixels: int = 1_000_000,
+    work_pixels: int | None = None,
 ) -> np.ndarray:
     """Upsample a low-res mask/alpha (h, w) in 0..1 to the guide photo's size (H, W) edge-aware.
 
     guide: the full photo (H, W, 3), 0..255. The coefficients are fitted at a working size of at
-    most `work_pixels` (the fast guided filter) and applied to the full-resolution photo.
+    most `work_pixels` (default: the mask's own pixel count, the fast guided filter) and applied to the full-resolution photo.
     Returns float32 (H, W) clipped to 0..1.
     """
     height, width = guide.shape[:2]
     radius = default_radius((height, width), low.shape[:2]) if radius is None else radius
+    if work_pixels is None:  # fit at the mask's own resolution: same IoU/boundary F, 1/4 the time
+        work_pixels = min(max(low.size, MIN_WORK_PIXELS), MAX_WORK_PIXELS)
     factor = max(1.0, math.sqrt(height * width / work_pixels))
     wh, ww = max(1, round(height / factor)), max(1, round(width / factor))
     full = guide.astype(np.float32) / 255.0
