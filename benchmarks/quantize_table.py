@@ -52,8 +52,18 @@ def _artifact_path(result: Any, target: Any) -> Path:
     return Path(result.path) / f"{result.model}{target.suffix}"
 
 
+def cpu_flags() -> list[str]:
+    """The SIMD features that decide int8 speed (VNNI: int8 dot products; without it int8 ~ fp32)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return sorted(f for f in flags if f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8"))
+
+
 def measure(models: list[str], targets: list[str], artifacts: Path, runs: int,
-            weights_dirs: list[Path], calib: Path | None) -> list[dict[str, Any]]:
+            weights_dirs: list[Path], calib: Path | None, accuracy_control: bool = False) -> list[dict[str, Any]]:
     from edgephoto.convert.api import convert_model
     from edgephoto.convert.targets import TARGETS
     from edgephoto.zoo import all_models, get_model
@@ -63,13 +73,19 @@ def measure(models: list[str], targets: list[str], artifacts: Path, runs: int,
     rows: list[dict[str, Any]] = []
     for spec in specs:
         root = resolve(spec, local_dirs=weights_dirs or None)
-        photos = calib or (PORTRAITS if spec.task in ("segmentation", "matting") and PORTRAITS.is_dir() else None)
+        portraits = spec.task in ("segmentation", "matting") and PORTRAITS.is_dir()
+        photos = calib or (PORTRAITS if portraits else None)
+        options: dict[str, Any] = {"calib_dir": photos} if photos else {}
+        if portraits:  # every 4th portrait held out and scored against its mask
+            options["holdout_size"] = 37
+        if accuracy_control:
+            options["accuracy_control"] = True
         for name in targets:
             target = TARGETS.get(name)
             print(f"{spec.name} -> {name} {target.precisions}", file=sys.stderr, flush=True)
             results = convert_model(spec, root / spec.files[0].path, [target], artifacts,
                                     precisions=target.precisions,
-                                    options={"calib_dir": photos} if photos else {})
+                                    options=options)
             built = {r.precision: _artifact_path(r, target) for r in results if r.ok}
             latency: dict[str, float] = {}
             if target.parity_backend and "fp32" in built:
@@ -92,6 +108,7 @@ def measure(models: list[str], targets: list[str], artifacts: Path, runs: int,
                     "limit": acc.get("limit", {}).get("max_drop"),
                     "unit": acc.get("limit", {}).get("unit"),
                     "guarded_against": acc.get("guarded_against"),
+                    "kept_float": acc.get("kept_float", []),
                     "accuracy": acc,
                 })
     return rows
@@ -99,6 +116,20 @@ def measure(models: list[str], targets: list[str], artifacts: Path, runs: int,
 
 def _fmt(value: Any, spec: str) -> str:
     return "-" if value is None else format(value, spec)
+
+
+def _score(row: dict[str, Any], which: str) -> float | None:
+    """The guarded metric of the float / quantized model against the reference (PSNR dB, IoU)."""
+    acc = row.get("accuracy") or {}
+    key = {"psnr": f"psnr_{which}", "iou": f"iou_gt_{which}"}.get(row.get("metric") or "")
+    return acc.get(key) if key else None
+
+
+def _kept(row: dict[str, Any]) -> str:
+    kept = row.get("kept_float") or (row.get("accuracy") or {}).get("kept_float") or []
+    if not kept:
+        return "-"
+    return kept[0].rsplit("/", 2)[-2] if len(kept) == 1 and "/" in kept[0] else f"{len(kept)} ops"
 
 
 def render(data: dict[str, Any]) -> str:
@@ -109,18 +140,25 @@ def render(data: dict[str, Any]) -> str:
         "per artifact, same run as the fp32 baseline. Drop = float minus quantized on held-out "
         "photos (see `guarded_against`).",
         "",
-        "| model | target | precision | size MB | × smaller | latency ms | × faster | metric | drop | limit | vs | status |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"CPU flags: {', '.join(data.get('cpu_flags', [])) or 'unknown'}.",
+        "",
+        "| model | target | precision | size MB | × smaller | latency ms | × faster | metric | float | quant | drop | limit | kept float | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in data["rows"]:
         status = "ok" if r["ok"] else f"{r['error_type']}: {(r['error'] or '')[:80]}"
         lines.append(
             f"| {r['model']} | {r['target']} | {r['precision']} | {r['size_bytes'] / 1e6:.3f} | "
             f"{_fmt(r['size_ratio'], '.2f')} | {_fmt(r['latency_ms'], '.2f')} | {_fmt(r['speedup'], '.2f')} | "
-            f"{r['metric'] or '-'} | {_fmt(r['drop'], '.3f')} | {_fmt(r['limit'], 'g')} | "
-            f"{r['guarded_against'] or '-'} | {status} |"
+            f"{r['metric'] or '-'} | {_fmt(_score(r, 'float'), '.3f')} | {_fmt(_score(r, 'quant'), '.3f')} | "
+            f"{_fmt(r['drop'], '.3f')} | {_fmt(r['limit'], 'g')} | {_kept(r)} | {status} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = {(r["model"], r["target"], r["precision"]) for r in new}
+    return [r for r in old if (r["model"], r["target"], r["precision"]) not in keys] + new
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--weights-dir", action="append", type=Path, default=[])
     parser.add_argument("--calib", type=Path)
+    parser.add_argument("--accuracy-control", action="store_true")
+    parser.add_argument("--merge", type=Path, nargs="*", default=[],
+                        help="Other result JSONs to merge into --out (rows keyed by model/target/precision).")
     parser.add_argument("--render", type=Path, help="Only render an existing JSON to Markdown.")
     args = parser.parse_args(argv)
     if args.render:
@@ -140,12 +181,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import platform
 
-    rows = measure(args.models.split(","), args.targets.split(","), args.artifacts, args.runs,
-                   args.weights_dir, args.calib)
+    rows = [] if args.models == "none" else measure(
+        args.models.split(","), args.targets.split(","), args.artifacts, args.runs, args.weights_dir,
+        args.calib, args.accuracy_control)
     previous = json.loads(args.out.read_text())["rows"] if args.out.exists() else []
-    keys = {(r["model"], r["target"], r["precision"]) for r in rows}
-    merged = [r for r in previous if (r["model"], r["target"], r["precision"]) not in keys] + rows
+    for other in args.merge:
+        previous = _merge(previous, json.loads(other.read_text())["rows"])
+    merged = _merge(previous, rows)
     data = {"machine": f"{platform.processor() or platform.machine()}, {platform.python_version()}",
+            "cpu_flags": cpu_flags(),
             "runs": args.runs, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "rows": sorted(merged, key=lambda r: (r["model"], r["target"]))}
     args.out.parent.mkdir(parents=True, exist_ok=True)

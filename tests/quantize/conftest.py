@@ -39,7 +39,7 @@ def tiny_spec(task: str) -> ModelSpec:
     )
 
 
-def _keras(task: str) -> Any:
+def keras_model(task: str) -> Any:
     import tf_keras as keras
 
     rng = np.random.default_rng(1)
@@ -77,7 +77,7 @@ def _build(task: str, root: Path) -> dict[str, Path]:
     import tensorflow as tf
     import tf2onnx
 
-    model = _keras(task)
+    model = keras_model(task)
     paths = {"savedmodel": root / "saved"}
     model.export(str(paths["savedmodel"])) if hasattr(model, "export") else tf.saved_model.save(model, str(paths["savedmodel"]))
     converter = tf.lite.TFLiteConverter.from_saved_model(str(paths["savedmodel"]))

@@ -1,8 +1,8 @@
 """Real zoo models quantized to int8 on onnx and tflite, accuracy inside the default limits.
 
-The ONNX upscaler needs accuracy control (ORT's static QDQ of ESRGAN costs ~1.4 dB; keeping its
-4 most sensitive convs float brings it to 0.03 dB); TFLite full-int8 is inside the limit as is
-(0.05 dB). The selfie segmenter is fragile under int8 PTQ on both engines (see the xfail).
+The ONNX upscaler keeps its first conv float by default (ORT's static QDQ of ESRGAN costs 1.45 dB
+with it int8, 0.04 dB with it float); TFLite full-int8 is inside the limit as is (0.05 dB). The
+selfie segmenter is fragile under int8 PTQ on both engines (see the xfail).
 """
 
 from __future__ import annotations
@@ -17,14 +17,15 @@ from edgephoto.convert.targets import TARGETS
 PORTRAITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits" / "images"
 
 CASES = [
-    ("esrgan-slim-x4", "onnx", {"accuracy_control": True}),
+    ("esrgan-slim-x4", "onnx", {}),
     ("esrgan-slim-x4", "tflite", {}),
     ("selfie", "onnx", {"calib_dir": PORTRAITS, "accuracy_control": True}),
     pytest.param(
         "selfie", "tflite", {"calib_dir": PORTRAITS, "accuracy_control": True},
         marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-            "selfie full-int8 TFLite loses 4-10 IoU points against the portrait masks even with "
-            "the debugger's denylist; open issue")),
+            "selfie full-int8 TFLite loses ~10 IoU points against the portrait masks; the error "
+            "is spread over the net (every MUL float: 4.4, every ADD: 6.8, every CONV_2D: 7.0, "
+            "logistic/head float: no change), so the denylist cannot reach 1 point")),
     ),
 ]
 
@@ -42,7 +43,7 @@ def test_real_int8_inside_limits(zoo_weights, tmp_path, model, target, options):
     assert quant.ok, (quant.error, quant.parity)
     accuracy = quant.parity
     assert accuracy["measured"] and accuracy["drop"] <= accuracy["limit"]["max_drop"]
-    if not accuracy["kept_float"]:  # accuracy control may have had to keep much of it float
+    if len(accuracy["kept_float"]) <= 1:  # accuracy control may have had to keep much of it float
         assert by_precision["fp32"].size_bytes / quant.size_bytes >= 3.0
     if spec.task == "segmentation":
         assert accuracy["guarded_against"] == "ground-truth masks"

@@ -47,12 +47,32 @@ def test_guard_names_the_metric(tiny, tmp_path):
 
 def test_accuracy_control_onnx_keeps_layers_float(tiny, tmp_path):
     spec, paths = tiny("upscale")
-    plain = quantize_artifact(paths["onnx"], "onnx", "int8", context(spec, paths, tmp_path / "a", max_drop=50.0))[1]
+    all_int8 = {"float_first_conv": False}
+    plain = quantize_artifact(paths["onnx"], "onnx", "int8",
+                              context(spec, paths, tmp_path / "a", max_drop=50.0, **all_int8))[1]
+    assert plain["kept_float"] == []
     tight = plain["drop"] / 4  # between fully float (0) and fully int8
-    _, report = quantize_artifact(paths["onnx"], "onnx", "int8",
-                                  context(spec, paths, tmp_path / "b", max_drop=tight, accuracy_control=True))
+    _, report = quantize_artifact(paths["onnx"], "onnx", "int8", context(
+        spec, paths, tmp_path / "b", max_drop=tight, accuracy_control=True, **all_int8))
     assert report["kept_float"], report
     assert report["drop"] <= tight
+
+
+@pytest.mark.parametrize("task", ["upscale", "segmentation"])
+def test_onnx_first_conv_float_for_upscalers(tiny, tmp_path, task):
+    import onnx
+
+    spec, paths = tiny(task)
+    out, report = quantize_artifact(paths["onnx"], "onnx", "int8", context(spec, paths, tmp_path, max_drop=50.0))
+    convs = [n for n in onnx.load(str(out)).graph.node if n.op_type == "Conv"]
+    inputs = {n.output[0]: n.op_type for n in onnx.load(str(out)).graph.node}
+    first_weight_from = inputs.get(convs[0].input[1], "initializer")
+    if task == "upscale":  # float weights straight from an initializer, no DequantizeLinear
+        assert report["float_first_conv"] and report["kept_float"] == [convs[0].name]
+        assert first_weight_from == "initializer"
+    else:
+        assert not report["float_first_conv"] and report["kept_float"] == []
+        assert first_weight_from == "DequantizeLinear"
 
 
 def test_unknown_precision_suggests(tiny, tmp_path):
@@ -113,3 +133,47 @@ def test_calibration_bad_inputs(tmp_path):
     assert "a.jpg" in str(info.value)
     with pytest.raises(InvalidOptionError):
         calibration_dataset(spec, subset_size=0)
+
+
+@pytest.mark.parametrize("precision", ["int8", "int8-io"])
+def test_tflite_int8_is_full_integer(tiny, tmp_path, precision):
+    """'int8': every op integer, float32 I/O (one QUANTIZE in, one DEQUANTIZE out); 'int8-io':
+    integer I/O too."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    spec, paths = tiny("upscale")
+    out, _ = quantize_artifact(paths["tflite"], "tflite", precision, context(spec, paths, tmp_path, max_drop=50.0))
+    interpreter = Interpreter(model_path=str(out))
+    details = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()
+    for op in ops:
+        if op["op_name"] in ("CONV_2D", "DEPTH_TO_SPACE"):
+            assert details[op["inputs"][0]]["dtype"] == np.int8, op
+    kinds = [op["op_name"] for op in ops]
+    io_dtype = interpreter.get_input_details()[0]["dtype"]
+    if precision == "int8":
+        assert io_dtype == np.float32 and interpreter.get_output_details()[0]["dtype"] == np.float32
+        assert kinds.count("QUANTIZE") == 1 and kinds.count("DEQUANTIZE") == 1
+    else:
+        assert io_dtype == np.int8 and interpreter.get_output_details()[0]["dtype"] == np.int8
+        assert "QUANTIZE" not in kinds and "DEQUANTIZE" not in kinds
+
+
+@pytest.mark.parametrize("precision", ["fp16", "int8-weights", "palettize"])
+def test_coreml_weight_compression_writes_mlpackage(tiny, tmp_path, precision):
+    """Core ML compresses on Linux (accuracy needs macOS): a loadable-spec .mlpackage, smaller."""
+    ct = pytest.importorskip("coremltools")
+    spec, paths = tiny("upscale")
+    import tensorflow as tf
+
+    from .conftest import TILE, keras_model
+
+    signature = tf.TensorSpec((1, TILE, TILE, 3), tf.float32)
+    function = tf.function(keras_model("upscale")).get_concrete_function(signature)
+    source = tmp_path / "model.mlpackage"
+    ct.convert([function], source="tensorflow", convert_to="mlprogram").save(str(source))
+    out, report = quantize_artifact(source, "coreml", precision, context(spec, paths, tmp_path / "w"))
+    assert out.suffix == ".mlpackage" and out.is_dir() and not report["measured"]
+    model = ct.models.MLModel(str(out), skip_model_load=True)
+    assert model.user_defined_metadata["edgephoto.precision"] == precision
+    assert not list(out.parent.glob(".*.tmp.mlpackage"))

@@ -18,6 +18,8 @@ from edgephoto.cli.output import emit_json, print_table, progress_display
 @click.option("--subset-size", type=int, default=None, help="Calibration samples (default 64).")
 @click.option("--accuracy-control", is_flag=True,
               help="Keep the most sensitive layers float until the drop is within the limit.")
+@click.option("--first-conv-float/--first-conv-int8", "float_first_conv", default=None,
+              help="Keep the first conv float (default: on for upscalers, where int8 there costs dB).")
 @click.option("--max-drop", type=float, default=None,
               help="Allowed drop of the task metric (dB PSNR, IoU or delta1 points).")
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path),
@@ -26,13 +28,15 @@ from edgephoto.cli.output import emit_json, print_table, progress_display
               help="Local zoo weights directory (targets that rebuild from the source).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def command(artifact_dir: Path, precision: str, calib_dir: Path | None, subset_size: int | None,
-            accuracy_control: bool, max_drop: float | None, out_dir: Path | None,
+            accuracy_control: bool, float_first_conv: bool | None, max_drop: float | None, out_dir: Path | None,
             weights_dirs: tuple[Path, ...], as_json: bool) -> None:
     """Quantize the fp32 artifact in ARTIFACT_DIR (made by `edgephoto convert`)."""
     from edgephoto.quantize.directory import quantize_directory
 
     options = {"calib_dir": calib_dir, "subset_size": subset_size,
                "accuracy_control": accuracy_control, "max_drop": max_drop}
+    if float_first_conv is not None:
+        options["float_first_conv"] = float_first_conv
     with progress_display(not as_json) as progress:
         final, accuracy = quantize_directory(artifact_dir, precision, out_dir, options=options,
                                              weights_dirs=list(weights_dirs), progress=progress)

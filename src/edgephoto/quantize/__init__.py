@@ -16,7 +16,12 @@ from typing import Any
 from edgephoto.convert.graph import ConvertContext
 from edgephoto.errors import InvalidOptionError
 from edgephoto.quantize import accuracy
-from edgephoto.quantize.calibration import DEFAULT_SUBSET, CalibrationSet, calibration_dataset
+from edgephoto.quantize.calibration import (
+    DEFAULT_HOLDOUT,
+    DEFAULT_SUBSET,
+    CalibrationSet,
+    calibration_dataset,
+)
 from edgephoto.registry import Registry
 from edgephoto.zoo.spec import ModelSpec
 
@@ -48,6 +53,8 @@ class QuantJob:
     calib_dir: Path | None = None
     subset_size: int = DEFAULT_SUBSET
     accuracy_control: bool = False
+    float_first_conv: bool = False  # keep the first conv float (upscalers' default, see onnx.py)
+    holdout_size: int = DEFAULT_HOLDOUT
     notes: list[str] = field(default_factory=list)
     _calibration: CalibrationSet | None = None
     _float_outputs: dict[int, Any] = field(default_factory=dict)
@@ -55,7 +62,8 @@ class QuantJob:
     def calibration(self) -> CalibrationSet:
         if self._calibration is None:
             self._calibration = calibration_dataset(
-                self.spec, self.calib_dir, subset_size=self.subset_size, progress=self.progress
+                self.spec, self.calib_dir, subset_size=self.subset_size,
+                holdout_size=self.holdout_size, progress=self.progress,
             )
         return self._calibration
 
@@ -108,8 +116,9 @@ def quantize_artifact(
 ) -> tuple[Path, dict[str, Any]]:
     """Quantize the float artifact at `path`; returns (quantized path, accuracy for the manifest).
 
-    ctx.options may carry: calib_dir, subset_size, accuracy_control (bool), max_drop (float, in
-    the task metric's unit), reach (format -> path), metadata (flat dict to embed).
+    ctx.options may carry: calib_dir, subset_size, holdout_size, accuracy_control (bool),
+    float_first_conv (bool; default: True for upscalers), max_drop (float, in the task metric's
+    unit), reach (format -> path), metadata (flat dict to embed).
     Raises InvalidOptionError for a precision the target cannot do, AccuracyDropError when the
     measured drop is beyond the limit.
     """
@@ -128,6 +137,8 @@ def quantize_artifact(
         calib_dir=Path(calib) if calib else None,
         subset_size=int(options.get("subset_size") or DEFAULT_SUBSET),
         accuracy_control=bool(options.get("accuracy_control")),
+        float_first_conv=bool(options.get("float_first_conv", ctx.spec.task == "upscale")),
+        holdout_size=int(options.get("holdout_size") or DEFAULT_HOLDOUT),
     )
     ctx.progress(f"{ctx.spec.name}: quantizing {target} -> {precision}")
     result = QUANTIZERS.get(target)(job)

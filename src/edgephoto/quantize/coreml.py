@@ -76,7 +76,7 @@ def _quantize(job: QuantJob) -> QuantResult:
     metadata = {**job.options.get("metadata", {}), "edgephoto.precision": job.precision}
     out_model.user_defined_metadata.update({k: str(v) for k, v in metadata.items()})
     out = job.workdir / f"{job.spec.name}.{job.precision}.mlpackage"
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = out.with_name(f".{out.stem}.tmp.mlpackage")  # coremltools insists on the suffix
     shutil.rmtree(tmp, ignore_errors=True)
     out_model.save(str(tmp))
     shutil.rmtree(out, ignore_errors=True)

@@ -5,6 +5,8 @@
 - int8: `nncf.quantize` (MinMax + fast bias correction) on real-photo calibration data;
   weights int8 per-channel, activations via FakeQuantize, executed by the CPU plugin's int8
   kernels (VNNI here).
+- upscalers keep their first conv float by default (nncf.IgnoredScope; option float_first_conv),
+  as on ONNX.
 - accuracy control: `nncf.quantize_with_accuracy_control` with the task's own held-out metric
   (the drop against the float IR) and the drop limit as max_drop; layers it reverts stay float
   and are listed.
@@ -51,6 +53,12 @@ def _float_ops(model: Any) -> set[str]:
     return found
 
 
+def _first_conv(model: Any) -> str | None:
+    """The first convolution (upscalers keep it float: see quantize/onnx.py)."""
+    return next((op.get_friendly_name() for op in model.get_ordered_ops()
+                 if op.get_type_name() in COMPUTE_OPS[:2]), None)
+
+
 def _dataset(job: QuantJob, input_name: str) -> Any:
     import nncf
 
@@ -67,15 +75,20 @@ def _int8(job: QuantJob) -> QuantResult:
     input_name = model.inputs[0].get_any_name()
     dataset = _dataset(job, input_name)
     subset = len(job.calibration().calibration)
-    quantized = nncf.quantize(model, dataset, subset_size=subset, preset=nncf.QuantizationPreset.MIXED)
+    first = _first_conv(model) if job.float_first_conv else None
+    ignored = nncf.IgnoredScope(names=[first]) if first else None
+    base = [first] if first else []
+    quantized = nncf.quantize(model, dataset, subset_size=subset, preset=nncf.QuantizationPreset.MIXED,
+                              ignored_scope=ignored)
     method = "NNCF post-training quantization (MinMax, fast bias correction), int8 weights/activations"
     plain_float = _float_ops(quantized)
     out = _save(job, quantized, "int8", compress=False)
     if not job.accuracy_control:
-        return QuantResult(out, method)
+        return QuantResult(out, method, kept_float=base, details={"float_first_conv": bool(first)})
     numbers = job.evaluate(out)
     if job.passes(numbers):
-        return QuantResult(out, method, accuracy=numbers, details={"accuracy_control": {"reverted": 0}})
+        return QuantResult(out, method, kept_float=base, accuracy=numbers,
+                           details={"float_first_conv": bool(first), "accuracy_control": {"reverted": 0}})
     holdout = job.calibration().holdout
     job.evaluate(job.source)  # caches the float outputs on the held-out photos
     float_outputs = job._float_outputs
@@ -94,8 +107,9 @@ def _int8(job: QuantJob) -> QuantResult:
     quantized = nncf.quantize_with_accuracy_control(
         model, dataset, nncf.Dataset(list(range(len(holdout)))), validate,
         max_drop=job.limit.limit, drop_type=nncf.DropType.ABSOLUTE, subset_size=subset,
+        ignored_scope=ignored,
     )
-    kept = sorted(_float_ops(quantized) - plain_float)
+    kept = base + sorted(_float_ops(quantized) - plain_float - set(base))
     out = _save(job, quantized, "int8-ac", compress=False)
     numbers = job.evaluate(out)
     if not job.passes(numbers):
