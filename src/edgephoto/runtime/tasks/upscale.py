@@ -9,6 +9,7 @@ strips), so even the colour path never holds a full-size float image.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -93,7 +94,7 @@ def upscale(
     def run_batch(tiles: np.ndarray) -> np.ndarray:
         return run_model(backend, facts, tiles)[0]
 
-    options = dict(tile=tile, overlap=overlap, scale=s, batch=batch, margin=margin, ramp=ramp,
+    options: dict[str, Any] = dict(tile=tile, overlap=overlap, scale=s, batch=batch, margin=margin, ramp=ramp,
                    progress=progress)
     luma = facts.input.normalization is not None and facts.input.normalization.color == "Y"
     if not luma:
