@@ -279,6 +279,12 @@ def frozen_graph_to_savedmodel(graph_def: Any, spec: ModelSpec, out: Path) -> Pa
 def frozen_pb_to_savedmodel(path: Path, ctx: ConvertContext) -> Path:
     """TF1 frozen graph -> SavedModel with the spec's fixed input shape and tensor names."""
     graph_def = read_graph_def(path)
+    if ctx.options.get("fuse_prelu", True):  # exact; off only to measure what it saves
+        from edgephoto.convert.tf_passes import fuse_prelu_graph_def
+
+        graph_def, fused = fuse_prelu_graph_def(graph_def, ctx.spec.inputs, [t.name for t in ctx.spec.outputs])
+        if fused:
+            ctx.notes.append(f"savedmodel: {fused} PReLU patterns rewritten in the tf.keras form TFLite fuses")
     return frozen_graph_to_savedmodel(graph_def, ctx.spec, ctx.workdir / f"{ctx.spec.name}_savedmodel")
 
 

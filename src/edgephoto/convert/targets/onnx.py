@@ -124,8 +124,15 @@ def embed_onnx_metadata(model: Any, metadata: dict[str, str]) -> None:
 
 
 def finish_onnx(model: Any, ctx: ConvertContext, name: str, domains: tuple[str, ...] = STANDARD_DOMAINS) -> Path:
-    """Check ops, rename I/O to the spec, embed metadata, save atomically, load in ORT."""
+    """Fuse PReLU patterns, check ops, rename I/O to the spec, embed metadata, save atomically,
+    load in ORT."""
     onnx = _onnx()
+    if ctx.options.get("fuse_prelu", True):  # exact; off only to measure what it saves
+        from edgephoto.convert.onnx_passes.fuse_prelu import fuse_prelu
+
+        model, fused = fuse_prelu(model)
+        if fused:
+            ctx.notes.append(f"onnx: {fused} PReLU patterns fused into PRelu")
     for node in model.graph.node:
         if node.domain not in domains or (
             node.domain in STANDARD_DOMAINS and not onnx.defs.has(node.op_type, node.domain)
