@@ -77,6 +77,26 @@ def test_pattern_fuses_to_one_prelu_with_identical_outputs(alpha_first: bool, re
     assert ops(model)["Abs"] == 1  # the caller's model is untouched
 
 
+@pytest.mark.parametrize("top", ["Add", "Sub"])
+def test_keras_form_fuses(top: str) -> None:
+    """What tf2onnx emits from the rewritten SavedModel: Relu(x) + (-alpha) * Relu(Neg(x)) (and
+    the Sub spelling Relu(x) - alpha * Relu(Neg(x)))."""
+    factor = -ALPHA if top == "Add" else ALPHA
+    nodes = [helper.make_node("Relu", ["x"], ["relu"]), helper.make_node("Neg", ["x"], ["neg"]),
+             helper.make_node("Relu", ["neg"], ["relu_neg"]),
+             helper.make_node("Mul", ["factor", "relu_neg"], ["negative"]),
+             helper.make_node(top, ["relu", "negative"], ["y"])]
+    graph = helper.make_graph(nodes, "keras_prelu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 5])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 5])],
+                              [numpy_helper.from_array(factor, "factor")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    fused, count = fuse_prelu(model)
+    assert count == 1 and ops(fused) == Counter({"PRelu": 1})
+    np.testing.assert_array_equal(numpy_helper.to_array(fused.graph.initializer[0]), ALPHA)
+    x = feeds("x")
+    assert np.array_equal(run(model, x)[0], run(fused, x)[0])
+
+
 @pytest.mark.parametrize("half", [0.3, 0.49999997])
 def test_near_miss_constant_is_left_alone(half: float) -> None:
     """alpha * (x - |x|) * 0.3 rounds twice: no PRelu gives the same floats, so no fusion."""
