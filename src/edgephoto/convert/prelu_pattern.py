@@ -72,7 +72,9 @@ def _base(view: GraphView, tensor: str, x: str) -> tuple[float, list[str]] | Non
 
 def _negative_part(view: GraphView, tensor: str, x: str) -> tuple[float, list[np.ndarray], list[str]] | None:
     """(sign, constant factors, interior tensors) of N = sign * prod(factors) * base(x)."""
-    sign, factors, interior = 1.0, [], []
+    sign = 1.0
+    factors: list[np.ndarray] = []
+    interior: list[str] = []
     for _ in range(16):  # a chain longer than this is not a PReLU anyone wrote
         base = _base(view, tensor, x)
         if base is not None:
