@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 FORBIDDEN = ("tensorflow", "torch", "coremltools", "onnx", "tf_keras", "keras", "nncf", "jax")
 PHOTO = "astronaut"
+CONTROL = "aarch64-qemu-max"  # label of the optional run under QEMU's default CPU
 # float outputs: |diff| <= FLOAT_TOL; integer engine outputs: <= 1 quantization step
 FLOAT_TOL = 1e-5
 
@@ -148,30 +149,77 @@ def _diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
 
 
+def _raw(npz: Any, key: str) -> list[np.ndarray]:
+    return [npz[n] for n in sorted(n for n in npz.files if n.startswith(f"{key}/raw"))]
+
+
+def _raw_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    if len(a) != len(b):
+        return float("inf")
+    return max((_diff(x, y) for x, y in zip(a, b, strict=True)), default=0.0)
+
+
+def _task_agreement(task: str, a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+    """What the difference means for the task: mask IoU, PSNR, share of elements that differ."""
+    from edgephoto.metrics import iou, psnr
+
+    facts: dict[str, Any] = {"frac_differ": float(np.mean(a != b))}
+    if task == "segmentation":
+        facts["iou_at_0.5"] = float(iou(a > 0.5, b > 0.5))
+    elif task == "upscale":
+        facts["psnr_db"] = float(psnr(a, b))
+    return facts
+
+
 def _agreement(key: str, host: dict[str, Any], arm: dict[str, Any], npz_h: Any, npz_a: Any) -> dict[str, Any]:
-    """One artifact: raw engine outputs (steps for integer, abs for float) and the task output."""
+    """One artifact on both machines: raw engine outputs (steps for integer, abs for float), the task
+    output, and for context the same output against the host's other engines for that model."""
     if "error" in arm or "error" in host:
         return {"case": key, "host_error": host.get("error"), "aarch64_error": arm.get("error"), "ok": False}
-    raws = sorted(n for n in npz_h.files if n.startswith(f"{key}/raw"))
-    raw_diff = max((_diff(npz_h[n], npz_a[n]) for n in raws), default=0.0) if all(
-        n in npz_a.files for n in raws) and host["raw"]["calls"] == arm["raw"]["calls"] else float("inf")
     integer = any(np.dtype(d).kind in "iu" for d in host["raw"]["dtypes"])
+    raw_diff = _raw_diff(_raw(npz_h, key), _raw(npz_a, key))
+    model = key.split("/")[0]
+    others = sorted(n.rsplit("/", 1)[0] for n in npz_h.files
+                    if n.startswith(f"{model}/") and n.endswith("/output") and not n.startswith(f"{key}/"))
     out_h, out_a = npz_h[f"{key}/output"], npz_a[f"{key}/output"]
-    out_diff = _diff(out_h, out_a)
-    raw_ok = raw_diff <= (1.0 if integer else FLOAT_TOL)
+    tolerance = 1.0 if integer else FLOAT_TOL
     return {
         "case": key, "model": host["model"], "target": host["target"], "task": host["task"],
-        "backend": host["backend"].get("name") or host["backend"].get("backend"),
+        "backend": host["backend"]["backend"], "precision_hint": arm["backend"]["precision_hint"],
+        "accelerator": arm["backend"]["accelerator"],
         "same_artifact": host["artifact_sha256"] == arm["artifact_sha256"],
         "raw_calls": host["raw"]["calls"], "raw_dtype": ",".join(host["raw"]["dtypes"]),
+        "raw_unit": "steps" if integer else "abs",
         "raw_bit_identical": host["raw"]["sha256"] == arm["raw"]["sha256"],
-        "raw_max_abs_diff": raw_diff, "raw_unit": "steps" if integer else "abs",
+        "raw_max_abs_diff": raw_diff,
+        "within_tolerance": raw_diff <= tolerance,
+        # context: the host's own engines disagree with each other by this much on this model
+        "host_other_engines_max_abs_diff": {
+            o.split("/")[1]: _raw_diff(_raw(npz_h, key), _raw(npz_h, o)) for o in others},
+        "aarch64_vs_host_other_engines_max_abs_diff": {
+            o.split("/")[1]: _raw_diff(_raw(npz_a, key), _raw(npz_h, o)) for o in others},
         "output_dtype": host["output"]["dtype"], "output_shape": host["output"]["shape"],
         "output_bit_identical": host["output"]["sha256"] == arm["output"]["sha256"],
-        "output_max_abs_diff": out_diff,
+        "output_max_abs_diff": _diff(out_h, out_a),
+        "output_agreement": _task_agreement(host["task"], out_h, out_a),
         "host_run_s": host["run_s"], "aarch64_run_s": arm["run_s"], "aarch64_load_s": arm["load_s"],
-        "ok": raw_ok and host["artifact_sha256"] == arm["artifact_sha256"],
+        "ok": raw_diff <= tolerance and host["artifact_sha256"] == arm["artifact_sha256"],
     }
+
+
+def _control(outputs: Path, host: dict[str, Any], npz_h: Any) -> dict[str, Any] | None:
+    """The same runs under QEMU's default `max` CPU, if the script made them: shows the check fails."""
+    path = outputs / f"outputs-{CONTROL}.json"
+    if not path.is_file():
+        return None
+    control = json.loads(path.read_text())
+    rows = {}
+    with np.load(outputs / f"outputs-{CONTROL}.npz") as npz_c:
+        for key, facts in sorted(control["cases"].items()):
+            rows[key] = facts.get("error") or {
+                "raw_max_abs_diff": _raw_diff(_raw(npz_h, key), _raw(npz_c, key)),
+                "raw_bit_identical": facts["raw"]["sha256"] == host["cases"][key]["raw"]["sha256"]}
+    return {"qemu_cpu": control["platform"]["qemu_cpu"], "rows": rows}
 
 
 def compare(outputs: Path, install: Path | None, results: Path) -> dict[str, Any]:
@@ -181,6 +229,7 @@ def compare(outputs: Path, install: Path | None, results: Path) -> dict[str, Any
     with np.load(outputs / "outputs-host.npz") as npz_h, np.load(outputs / "outputs-aarch64.npz") as npz_a:
         rows = [_agreement(k, host["cases"][k], arm["cases"].get(k, {"error": "not run"}), npz_h, npz_a)
                 for k in sorted(host["cases"])]
+        control = _control(outputs, host, npz_h)
     report = {
         "what": "edgephoto[runtime] alone on emulated aarch64 (Debian bookworm arm64, qemu-user), "
                 "same artifacts and photo as the host; emulated times are information only",
@@ -189,7 +238,8 @@ def compare(outputs: Path, install: Path | None, results: Path) -> dict[str, Any
         "aarch64": {k: arm[k] for k in ("platform", "imported_forbidden", "installed_forbidden",
                                          "distributions")},
         "install": json.loads(install.read_text()) if install else None,
-        "rows": rows, "all_ok": all(r["ok"] for r in rows) and not arm["imported_forbidden"],
+        "rows": rows, "all_within_tolerance": all(r["ok"] for r in rows),
+        "control_qemu_max": control,
     }
     results.mkdir(parents=True, exist_ok=True)
     _write(results / "aarch64_check.json", json.dumps(report, indent=1) + "\n")
@@ -201,38 +251,64 @@ def _num(x: float) -> str:
     return "0" if x == 0 else f"{x:.3g}"
 
 
+def _agree(facts: dict[str, Any]) -> str:
+    parts = [f"{facts['frac_differ']:.1%} differ"]
+    if "iou_at_0.5" in facts:
+        parts.append(f"IoU@0.5 {facts['iou_at_0.5']:.5f}")
+    if "psnr_db" in facts:
+        parts.append(f"PSNR {facts['psnr_db']:.1f} dB")
+    return ", ".join(parts)
+
+
 def render(report: dict[str, Any]) -> str:
     """Markdown from the JSON (results are data first)."""
     arm, inst = report["aarch64"], report["install"] or {}
+    plat = arm["platform"]
     lines = [
         "# edgephoto[runtime] on aarch64 (emulated Raspberry-Pi-class, QEMU user mode)", "",
-        f"{report['what']}.", "",
-        f"- guest: {arm['platform']['machine']}, Python {arm['platform']['python']}, "
-        f"{arm['platform']['libc']}, QEMU_CPU={arm['platform']['qemu_cpu']}, "
-        f"cpu model: {arm['platform']['cpu'].get('model', '?')}",
-        f"- `pip install './edgephoto[runtime]'`: {inst.get('pip_install_s', '?')} s (emulated pip, "
-        f"network), venv {inst.get('venv_mb', '?')} MB",
+        f"{report['what']}. Photo: built-in `{report['photo']}` (512x512). Rendered from "
+        "`aarch64_check.json` by `benchmarks/aarch64_check.py`; made by `scripts/aarch64_check.sh`.", "",
+        f"- guest: {plat['machine']}, Python {plat['python']}, {plat['libc']}, "
+        f"QEMU_CPU={plat['qemu_cpu']} ({inst.get('qemu', '?')}), cpu flags seen: "
+        f"{', '.join(plat['cpu'].get('flags', []))}; edgephoto imported from `{plat.get('edgephoto')}`",
+        f"- `{inst.get('command', '?')}` with pip {inst.get('pip', '?')}: {inst.get('pip_install_s', '?')} s "
+        f"(emulated, downloads included), venv {inst.get('venv_mb', '?')} MB; pip check: "
+        f"{inst.get('pip_check', '?')}",
         f"- wheels taken: {', '.join(inst.get('wheels', [])) or '?'}",
-        f"- TensorFlow / torch / coremltools / onnx imported: {arm['imported_forbidden'] or 'none'}; "
-        f"installed in the venv: {arm['installed_forbidden'] or 'none'}",
-        f"- all agree within tolerance (float {report['float_tolerance']}, integer "
-        f"{report['integer_tolerance_steps']} step): {'yes' if report['all_ok'] else 'NO'}", "",
-        "| model | target | backend | raw engine outputs (calls, dtype) | raw bit-identical | raw max |diff| "
-        "| task output | output bit-identical | output max |diff| | host s | emulated s (info) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"- TensorFlow / torch / coremltools / onnx / keras / nncf / jax imported: "
+        f"{', '.join(arm['imported_forbidden']) or 'none'}; installed in the venv: "
+        f"{', '.join(arm['installed_forbidden']) or 'none'}",
+        f"- raw engine outputs within tolerance of the same engine on the host (float "
+        f"{report['float_tolerance']}, integer {report['integer_tolerance_steps']} step) for every "
+        f"artifact: {'yes' if report['all_within_tolerance'] else 'no (see the rows)'}", "",
+        "| model | target | backend | raw outputs (calls, dtype) | raw bit-identical | raw max abs diff "
+        "| within tol. | host's other engines vs this one (host) | this one on aarch64 vs host's other engines "
+        "| task output | output max abs diff | output agreement | host s | emulated s (info) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["rows"]:
         if "host_error" in r:
             lines.append(f"| {r['case']} | | | host: {r['host_error']} | aarch64: {r['aarch64_error']} "
-                         "| | | | | | |")
+                         "| | | | | | | | | |")
             continue
+        host_o = ", ".join(f"{k.split('-')[0]} {_num(v)}" for k, v in r["host_other_engines_max_abs_diff"].items())
+        arm_o = ", ".join(f"{k.split('-')[0]} {_num(v)}"
+                          for k, v in r["aarch64_vs_host_other_engines_max_abs_diff"].items())
         lines.append(
             f"| {r['model']} | {r['target']} | {r['backend']} | {r['raw_calls']}, {r['raw_dtype']} "
             f"| {'yes' if r['raw_bit_identical'] else 'no'} | {_num(r['raw_max_abs_diff'])} {r['raw_unit']} "
+            f"| {'yes' if r['within_tolerance'] else 'NO'} | {host_o} | {arm_o} "
             f"| {r['output_dtype']} {'x'.join(map(str, r['output_shape']))} "
-            f"| {'yes' if r['output_bit_identical'] else 'no'} | {_num(r['output_max_abs_diff'])} "
+            f"| {_num(r['output_max_abs_diff'])} | {_agree(r['output_agreement'])} "
             f"| {r['host_run_s']:.3f} | {r['aarch64_run_s']:.2f} |"
         )
+    control = report.get("control_qemu_max")
+    if control:
+        lines += ["", f"Control: the same runs under QEMU_CPU={control['qemu_cpu']} (QEMU's default), "
+                  "raw max abs diff against the host:", ""]
+        lines += [f"- {k}: " + (v if isinstance(v, str) else
+                  f"{_num(v['raw_max_abs_diff'])}{' (bit-identical)' if v['raw_bit_identical'] else ''}")
+                  for k, v in control["rows"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -13,7 +13,8 @@
 #      the host venv ($HOST_PY, needs the convert extra), copied in with `git archive HEAD`
 #   5. inside the chroot: a fresh venv, `pip install './edgephoto[runtime]'` (timed, no pip cache),
 #      pip check, venv size, the wheels taken (pip --report)
-#   6. benchmarks/aarch64_check.py run on the host and in the chroot, then compare ->
+#   6. benchmarks/aarch64_check.py run on the host and in the chroot, again in the chroot under
+#      QEMU_CPU=$CONTROL_CPU (default max: shows the check can fail), then compare ->
 #      benchmarks/results/aarch64_check.{json,md}
 #
 # Two traps (see /work/shared/ENVIRONMENT.md): QEMU 7.2 shows the guest the host's x86
@@ -29,6 +30,7 @@ HOST_PY=${HOST_PY:-/tmp/venv/bin/python}
 ART=${ART:-/tmp/arm-art}
 OUT=${OUT:-/tmp/arm-out}
 QEMU_CPU=${QEMU_CPU:-cortex-a76}
+CONTROL_CPU=${CONTROL_CPU-max}     # empty: skip the control run
 MIRROR=${MIRROR:-$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 MODELS=(fastdepth selfie fsrcnn-x2)
@@ -81,7 +83,7 @@ in_chroot() {  # run a bash script inside the rootfs, private mounts, ARM cpuinf
     mount --bind "$R'"$WORK"'/cpuinfo" "$R/proc/cpuinfo"
     mount --rbind /sys "$R/sys"
     mount --rbind /dev "$R/dev"
-    exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 QEMU_CPU="$QEMU_CPU" \
+    exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 QEMU_CPU="$QEMU_CPU" \
       PIP_DEFAULT_TIMEOUT=180 PIP_DISABLE_PIP_VERSION_CHECK=1 chroot "$R" /bin/bash -euc "$1"
   ' _ "$ROOTFS" "$1"
 }
@@ -135,4 +137,13 @@ log "running the artifacts on the host"
 log "running the artifacts inside the chroot (emulated; minutes)"
 in_chroot "cd $WORK && venv/bin/python edgephoto/benchmarks/aarch64_check.py run --artifacts art --out out --label aarch64"
 cp "$ROOTFS$WORK/out/outputs-aarch64.json" "$ROOTFS$WORK/out/outputs-aarch64.npz" "$OUT/"
+rm -f "$OUT"/outputs-aarch64-qemu-max.*
+if [ -n "$CONTROL_CPU" ]; then  # the trap, shown: same runs under QEMU's default CPU
+  log "control: the same runs under QEMU_CPU=$CONTROL_CPU"
+  if QEMU_CPU=$CONTROL_CPU in_chroot "cd $WORK && venv/bin/python edgephoto/benchmarks/aarch64_check.py run --artifacts art --out out --label aarch64-qemu-max"; then
+    cp "$ROOTFS$WORK"/out/outputs-aarch64-qemu-max.* "$OUT/"
+  else
+    log "control run under QEMU_CPU=$CONTROL_CPU failed (exit $?)"
+  fi
+fi
 "$HOST_PY" "$REPO/benchmarks/aarch64_check.py" compare --outputs "$OUT" --install "$OUT/install.json"
