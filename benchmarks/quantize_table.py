@@ -142,6 +142,7 @@ def render(data: dict[str, Any]) -> str:
         "",
         f"CPU flags: {', '.join(data.get('cpu_flags', [])) or 'unknown'}.",
         "",
+        *([f"Not measured yet: {data['missing']}", ""] if data.get("missing") else []),
         "| model | target | precision | size MB | × smaller | latency ms | × faster | metric | float | quant | drop | limit | kept float | status |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]

@@ -8,6 +8,15 @@ SavedModel (reached through the conversion graph) with:
 - int8: full integer kernels (TFLITE_BUILTINS_INT8), float32 input/output
 - int8-io: full integer including int8 input/output (callers quantize with the tensor's params)
 
+Speed: XNNPACK runs the int8 graph (every op int8, one QUANTIZE in, one DEQUANTIZE out: see
+the tests), but its int8 convs beat fp32 only with int8 dot-product instructions (ARM dotprod,
+x86 AVX-512 VNNI / AVX-VNNI). On AVX2-only x86 (the CI VM: its CPU flags hide AVX-512) int8
+runs at fp32 speed: esrgan-slim-x4 0.92-0.96x, while ORT (u8s8) gets 1.95x and OpenVINO 2.2x
+on the same machine. ESRGAN slim/medium also end in UpSampling2D(nearest x4) + a 3x3 conv with
+3 outputs at output size: XNNPACK does not delegate RESIZE_NEAREST_NEIGHBOR, and that tail is
+~23 % of the fp32 time (44 of 194 ms); rewritten as a 48-output conv at input size + depth to
+space (exact, max diff 4e-6) it is 12 ms fp32 / 14 ms int8, a converter-side change.
+
 Representative data = the real-photo calibration feeds. Accuracy control (int8, int8-io): the
 QuantizationDebugger ranks tensors by quantization error (RMSE / scale); the worst are
 denylisted, 1, 2, 4... of them, until the drop is within the limit.
