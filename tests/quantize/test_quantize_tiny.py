@@ -177,3 +177,15 @@ def test_coreml_weight_compression_writes_mlpackage(tiny, tmp_path, precision):
     model = ct.models.MLModel(str(out), skip_model_load=True)
     assert model.user_defined_metadata["edgephoto.precision"] == precision
     assert not list(out.parent.glob(".*.tmp.mlpackage"))
+
+
+def test_upstream_int8_model_is_refused(tmp_path: Path) -> None:
+    """FastDepth is int8 upstream: quantizing it again is refused, naming its integer tensors."""
+    from edgephoto.convert.graph import ConvertContext
+    from edgephoto.errors import InvalidOptionError
+    from edgephoto.quantize import quantize_artifact
+    from edgephoto.zoo import get_model
+
+    ctx = ConvertContext(get_model("fastdepth"), tmp_path)
+    with pytest.raises(InvalidOptionError, match="already quantized upstream .*image, depth"):
+        quantize_artifact(tmp_path / "fastdepth.onnx", "onnx", "int8", ctx)

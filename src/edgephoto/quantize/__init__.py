@@ -128,6 +128,12 @@ def quantize_artifact(
     check_precision(info, precision)
     if precision == "fp32":
         return path, {}
+    integer = [t.name for t in (*ctx.spec.inputs, *ctx.spec.outputs) if t.dtype in ("uint8", "int8")]
+    if integer and target != "coreml":  # Core ML compresses the weights of its float equivalent
+        raise InvalidOptionError(
+            f"{ctx.spec.name} is already quantized upstream (integer tensors {', '.join(integer)}): "
+            f"its fp32 artifact on {target} is the int8 model; there is nothing to quantize"
+        )
     options = ctx.options
     calib = options.get("calib_dir")
     job = QuantJob(
