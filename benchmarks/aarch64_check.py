@@ -188,6 +188,9 @@ def _agreement(key: str, host: dict[str, Any], arm: dict[str, Any], npz_h: Any, 
         "backend": host["backend"]["backend"], "precision_hint": arm["backend"]["precision_hint"],
         "accelerator": arm["backend"]["accelerator"],
         "same_artifact": host["artifact_sha256"] == arm["artifact_sha256"],
+        "artifact_sha256": host["artifact_sha256"],
+        "raw_sha256": {"host": host["raw"]["sha256"], "aarch64": arm["raw"]["sha256"]},
+        "output_sha256": {"host": host["output"]["sha256"], "aarch64": arm["output"]["sha256"]},
         "raw_calls": host["raw"]["calls"], "raw_dtype": ",".join(host["raw"]["dtypes"]),
         "raw_unit": "steps" if integer else "abs",
         "raw_bit_identical": host["raw"]["sha256"] == arm["raw"]["sha256"],
@@ -286,6 +289,12 @@ def render(report: dict[str, Any]) -> str:
         "| task output | output max abs diff | output agreement | host s | emulated s (info) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    notes = [
+        "", "Raw outputs are the engine's own tensors (uint8 codes for the int8 FastDepth, so diffs are "
+        "quantization steps); the two 'other engines' columns say how far apart different engines "
+        "already are on the host, the scale to judge a cross-architecture diff by. The task output is "
+        "after the runtime's pre/post-processing (resize, guided filter, tiling, uint8 rounding).",
+    ]
     for r in report["rows"]:
         if "host_error" in r:
             lines.append(f"| {r['case']} | | | host: {r['host_error']} | aarch64: {r['aarch64_error']} "
@@ -302,6 +311,7 @@ def render(report: dict[str, Any]) -> str:
             f"| {_num(r['output_max_abs_diff'])} | {_agree(r['output_agreement'])} "
             f"| {r['host_run_s']:.3f} | {r['aarch64_run_s']:.2f} |"
         )
+    lines += notes
     control = report.get("control_qemu_max")
     if control:
         lines += ["", f"Control: the same runs under QEMU_CPU={control['qemu_cpu']} (QEMU's default), "
