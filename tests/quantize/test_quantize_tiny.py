@@ -67,9 +67,11 @@ def test_onnx_first_conv_float_for_upscalers(tiny, tmp_path, task):
     convs = [n for n in onnx.load(str(out)).graph.node if n.op_type == "Conv"]
     inputs = {n.output[0]: n.op_type for n in onnx.load(str(out)).graph.node}
     first_weight_from = inputs.get(convs[0].input[1], "initializer")
-    if task == "upscale":  # float weights straight from an initializer, no DequantizeLinear
-        assert report["float_first_conv"] and report["kept_float"] == [convs[0].name]
-        assert first_weight_from == "initializer"
+    last_weight_from = inputs.get(convs[-1].input[1], "initializer")
+    if task == "upscale":  # first and last conv: float weights straight from an initializer
+        edges = list(dict.fromkeys([convs[0].name, convs[-1].name]))
+        assert report["float_first_conv"] and report["kept_float"] == edges
+        assert first_weight_from == "initializer" and last_weight_from == "initializer"
     else:
         assert not report["float_first_conv"] and report["kept_float"] == []
         assert first_weight_from == "DequantizeLinear"

@@ -21,6 +21,7 @@ from edgephoto.convert.graph import (
     register_edge,
     register_source_runner,
 )
+from edgephoto.convert.keras_passes import subpixel_upsample_conv
 from edgephoto.convert.sources.tensorflow import (
     constant_inputs,
     frozen_graph_to_savedmodel,
@@ -193,7 +194,8 @@ def load_layers_model(model_json: Path) -> Any:
 
 @register_edge("tfjs_layers", "savedmodel")
 def tfjs_layers_to_savedmodel(path: Path, ctx: ConvertContext) -> Path:
-    net = load_layers_model(_entry(path))
+    net, notes = subpixel_upsample_conv(load_layers_model(_entry(path)))
+    ctx.notes.extend(notes)
     return keras_to_savedmodel(net, ctx.spec, ctx.workdir / f"{ctx.spec.name}_savedmodel")
 
 
