@@ -8,24 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_runner import run
 from edgephoto.bench.report import validate
 from edgephoto.bench.runner import SCHEMA, prepare_feeds
-from edgephoto.cli.main import main
 from edgephoto.manifest import file_entries, read_manifest, write_manifest
 from edgephoto.quantize.calibration import builtin_photos_dir
 from edgephoto.runtime.artifact import load_artifact
 
 from .tiny import tiny_artifact
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_two_artifacts_interleaved_with_baseline_ratios(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

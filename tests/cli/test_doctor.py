@@ -8,18 +8,8 @@ import sys
 
 import pytest
 
-from edgephoto.cli.main import main
+from cli_runner import run
 from edgephoto.runtime.backends import BACKENDS
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_doctor_json_is_the_probe(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,21 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from edgephoto.cli.main import main
+from cli_runner import run
 from edgephoto.runtime.image_io import read_photo, sample_path
 
 PORTRAITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits" / "images"
 EXIF_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "exif"
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_photo_steps_need_no_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

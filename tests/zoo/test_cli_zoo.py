@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edgephoto.cli.main import main
+from cli_runner import run
 from edgephoto.zoo import MODELS
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "weights"
@@ -20,16 +20,6 @@ def empty_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("EDGEPHOTO_CACHE", str(cache))
     monkeypatch.delenv("EDGEPHOTO_WEIGHTS_PATH", raising=False)
     return cache
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_list_json_has_every_model(capsys: pytest.CaptureFixture[str]) -> None:
