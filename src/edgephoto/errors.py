@@ -115,9 +115,10 @@ class AccuracyDropError(EdgePhotoError):
 
     exit_code = 9
 
-    def __init__(self, metric: str, drop: float, limit: float, measured: dict[str, Any]) -> None:
+    def __init__(self, metric: str, drop: float, limit: float, measured: dict[str, Any], why: str = "") -> None:
         self.metric, self.drop, self.limit, self.measured = metric, drop, limit, measured
-        super().__init__(f"accuracy drop on {metric}: {drop:.4g} exceeds the limit {limit:.4g}")
+        message = f"accuracy drop on {metric}: {drop:.4g} exceeds the limit {limit:.4g}"
+        super().__init__(f"{message} ({why})" if why else message)
 
 
 class OutputError(EdgePhotoError, OSError):

@@ -89,6 +89,7 @@ def test_out_onto_input_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture
     assert photo.read_bytes() == before
 
 
+@pytest.mark.real  # runs the default steps: builds zoo artifacts from real weights
 def test_corrupt_input_exit_code_and_keep_going(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(sample_path("coffee").read_bytes()[:3000])

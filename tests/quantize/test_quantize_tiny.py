@@ -47,34 +47,48 @@ def test_guard_names_the_metric(tiny, tmp_path):
 
 def test_accuracy_control_onnx_keeps_layers_float(tiny, tmp_path):
     spec, paths = tiny("upscale")
-    all_int8 = {"float_first_conv": False}
+    all_int8 = {"float_edges": False}
     plain = quantize_artifact(paths["onnx"], "onnx", "int8",
                               context(spec, paths, tmp_path / "a", max_drop=50.0, **all_int8))[1]
     assert plain["kept_float"] == []
-    tight = plain["drop"] / 4  # between fully float (0) and fully int8
+    tight = plain["drop"] * 0.75  # between fully float (0) and fully int8
     _, report = quantize_artifact(paths["onnx"], "onnx", "int8", context(
         spec, paths, tmp_path / "b", max_drop=tight, accuracy_control=True, **all_int8))
     assert report["kept_float"], report
     assert report["drop"] <= tight
 
 
+def test_accuracy_control_refuses_a_mostly_float_model(tiny, tmp_path):
+    spec, paths = tiny("upscale")
+    ctx = context(spec, paths, tmp_path / "w", max_drop=-1.0, accuracy_control=True, float_edges=False)
+    with pytest.raises(AccuracyDropError, match=r"still over with \d+ of \d+ node\(s\) kept float") as info:
+        quantize_artifact(paths["onnx"], "onnx", "int8", ctx)
+    kept = info.value.measured["kept_float"]
+    assert 1 <= len(kept) <= len([n for n in __import__("onnx").load(str(paths["onnx"])).graph.node]) // 2
+    assert not list((tmp_path / "w").glob("*.int8.onnx.tmp*"))
+
+
 @pytest.mark.parametrize("task", ["upscale", "segmentation"])
-def test_onnx_first_conv_float_for_upscalers(tiny, tmp_path, task):
+@pytest.mark.parametrize("edges", [None, False])
+def test_onnx_edge_layers_float_by_default(tiny, tmp_path, task, edges):
     import onnx
 
     spec, paths = tiny(task)
-    out, report = quantize_artifact(paths["onnx"], "onnx", "int8", context(spec, paths, tmp_path, max_drop=50.0))
-    convs = [n for n in onnx.load(str(out)).graph.node if n.op_type == "Conv"]
-    inputs = {n.output[0]: n.op_type for n in onnx.load(str(out)).graph.node}
-    first_weight_from = inputs.get(convs[0].input[1], "initializer")
-    last_weight_from = inputs.get(convs[-1].input[1], "initializer")
-    if task == "upscale":  # first and last conv: float weights straight from an initializer
-        edges = list(dict.fromkeys([convs[0].name, convs[-1].name]))
-        assert report["float_first_conv"] and report["kept_float"] == edges
-        assert first_weight_from == "initializer" and last_weight_from == "initializer"
+    options = {} if edges is None else {"float_edges": edges}
+    out, report = quantize_artifact(paths["onnx"], "onnx", "int8",
+                                    context(spec, paths, tmp_path, max_drop=50.0, **options))
+    nodes = list(onnx.load(str(out)).graph.node)
+    convs = [n for n in nodes if n.op_type == "Conv"]
+    produced_by = {n.output[0]: n.op_type for n in nodes}
+    weights_from = [produced_by.get(c.input[1], "initializer") for c in (convs[0], convs[-1])]
+    if edges is None:  # first and last conv (+ the head after it): float weights from an initializer
+        head = [n.name for n in nodes[nodes.index(convs[-1]) + 1:] if n.op_type in ("Sigmoid", "Add", "Clip")]
+        assert report["float_edges"]
+        assert report["kept_float"] == list(dict.fromkeys([convs[0].name, convs[-1].name, *head]))
+        assert weights_from == ["initializer", "initializer"]
     else:
-        assert not report["float_first_conv"] and report["kept_float"] == []
-        assert first_weight_from == "DequantizeLinear"
+        assert not report["float_edges"] and report["kept_float"] == []
+        assert weights_from == ["DequantizeLinear", "DequantizeLinear"]
 
 
 def test_unknown_precision_suggests(tiny, tmp_path):

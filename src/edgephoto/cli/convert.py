@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from edgephoto.cli.output import emit_json, print_table, progress_display
+from edgephoto.cli.quantize import quantization_options, quantization_settings
 from edgephoto.errors import InvalidOptionError, LicenceNotAcceptedError
 
 
@@ -34,6 +35,7 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
               show_default=True, help="Output directory (one sub-directory per model).")
 @click.option("--quantize", "-q", "precisions", default="fp32", show_default=True,
               help="Comma-separated precisions to build (fp32,fp16,int8,...; per target).")
+@quantization_options
 @click.option("--option", "target_options", multiple=True, metavar="KEY=VALUE",
               help="Target option, e.g. opset=17 (refused by targets that do not accept it).")
 @click.option("--accept-licence", "accepted", multiple=True, metavar="LICENCE",
@@ -51,7 +53,9 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per artifact.")
 def command(
     path: Path | None, model_name: str | None, targets: str, out_dir: Path, precisions: str,
-    target_options: tuple[str, ...], accepted: tuple[str, ...], weights_dirs: tuple[Path, ...],
+    calib_dir: Path | None, subset_size: int | None, accuracy_control: bool,
+    float_edges: bool | None, max_drop: float | None, target_options: tuple[str, ...],
+    accepted: tuple[str, ...], weights_dirs: tuple[Path, ...],
     task: str | None, scale: int | None, input_shape: str | None, mean: str | None,
     std: str | None, output_names: str | None, config: Path | None, as_json: bool,
 ) -> None:
@@ -75,6 +79,7 @@ def command(
         if not any(precision in t.precisions for t in chosen):
             check_precision(chosen[0], precision)
     check_out_dir(out_dir)
+    quantizing = quantization_settings(calib_dir, subset_size, accuracy_control, float_edges, max_drop)
 
     jobs = []
     if path is not None:
@@ -105,7 +110,7 @@ def command(
     with progress_display(not as_json or sys.stderr.isatty()) as progress:
         for spec, source in jobs:
             results.extend(convert_model(spec, source, chosen, out_dir, precisions=precision_list,
-                                         options=options, progress=progress))
+                                         options={**options, **quantizing}, progress=progress))
     if as_json:
         emit_json([r.to_dict() for r in results])
     else:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edgephoto.convert.graph import ConvertContext
-from edgephoto.errors import InvalidOptionError
+from edgephoto.errors import AccuracyDropError, InvalidOptionError
 from edgephoto.quantize import accuracy
 from edgephoto.quantize.calibration import (
     DEFAULT_HOLDOUT,
@@ -53,7 +53,7 @@ class QuantJob:
     calib_dir: Path | None = None
     subset_size: int = DEFAULT_SUBSET
     accuracy_control: bool = False
-    float_first_conv: bool = False  # keep the first conv float (upscalers' default, see onnx.py)
+    float_edges: bool = False  # keep first conv + output head float (see onnx.py)
     holdout_size: int = DEFAULT_HOLDOUT
     notes: list[str] = field(default_factory=list)
     _calibration: CalibrationSet | None = None
@@ -98,6 +98,38 @@ class QuantJob:
         return bool(numbers["drop"] <= self.limit.limit)
 
 
+# Accuracy control stops here: an "int8" model with more than half of its ranked layers float is
+# neither small nor fast, so the honest answer is a refusal that points at fp16 / int8-dynamic.
+MAX_FLOAT_SHARE = 0.5
+
+
+def keep_float_until_within(
+    job: QuantJob, ranking: list[str], build: Callable[[list[str], int], Path], what: str
+) -> tuple[Path, list[str], dict[str, Any], int]:
+    """Accuracy control shared by the targets: rebuild with the 1, 2, 4... most sensitive of
+    `ranking` kept float until the drop is within the limit.
+
+    `build(kept, round)` writes one candidate. Returns (path, kept, accuracy numbers, rounds);
+    raises AccuracyDropError once MAX_FLOAT_SHARE of the ranking is float and it still fails."""
+    cap = max(1, int(len(ranking) * MAX_FLOAT_SHARE))
+    count, rounds = 1, 0
+    while True:
+        rounds += 1
+        kept = ranking[:count]
+        job.progress(f"{job.spec.name}: {job.target} accuracy control, {count} {what} kept float")
+        out = build(kept, rounds)
+        numbers = job.evaluate(out)
+        if job.passes(numbers):
+            return out, kept, numbers, rounds
+        if count >= cap:
+            raise AccuracyDropError(
+                job.limit.metric, numbers["drop"], job.limit.limit, {**numbers, "kept_float": kept},
+                why=f"still over with {count} of {len(ranking)} {what} kept float; "
+                    f"fp16 or int8-dynamic keep the accuracy",
+            )
+        count = min(2 * count, cap)
+
+
 Quantizer = Callable[[QuantJob], QuantResult]
 QUANTIZERS: Registry[Quantizer] = Registry(
     "quantizer",
@@ -109,6 +141,8 @@ QUANTIZERS: Registry[Quantizer] = Registry(
     ),
 )
 NEEDS_CALIBRATION = {"int8", "int8-io"}
+# tasks whose first conv and output head stay float in int8 by default (measured: see onnx.py)
+FLOAT_EDGE_TASKS = ("upscale", "segmentation", "matting")
 
 
 def quantize_artifact(
@@ -117,7 +151,7 @@ def quantize_artifact(
     """Quantize the float artifact at `path`; returns (quantized path, accuracy for the manifest).
 
     ctx.options may carry: calib_dir, subset_size, holdout_size, accuracy_control (bool),
-    float_first_conv (bool; default: True for upscalers), max_drop (float, in the task metric's
+    float_edges (bool; default: True for upscale/segmentation/matting), max_drop (float, in the task metric's
     unit), reach (format -> path), metadata (flat dict to embed).
     Raises InvalidOptionError for a precision the target cannot do, AccuracyDropError when the
     measured drop is beyond the limit.
@@ -143,7 +177,7 @@ def quantize_artifact(
         calib_dir=Path(calib) if calib else None,
         subset_size=int(options.get("subset_size") or DEFAULT_SUBSET),
         accuracy_control=bool(options.get("accuracy_control")),
-        float_first_conv=bool(options.get("float_first_conv", ctx.spec.task == "upscale")),
+        float_edges=bool(options.get("float_edges", ctx.spec.task in FLOAT_EDGE_TASKS)),
         holdout_size=int(options.get("holdout_size") or DEFAULT_HOLDOUT),
     )
     ctx.progress(f"{ctx.spec.name}: quantizing {target} -> {precision}")

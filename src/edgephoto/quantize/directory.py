@@ -16,6 +16,7 @@ from typing import Any
 from edgephoto.convert.graph import ConvertContext
 from edgephoto.errors import InputFileError, InvalidOptionError
 from edgephoto.manifest import file_entries, read_manifest, verify, write_manifest
+from edgephoto.zoo.spec import ModelSpec
 
 
 def _artifact_file(directory: Path, manifest: dict[str, Any], suffix: str) -> Path:
@@ -42,14 +43,15 @@ def quantize_directory(
     from edgephoto.convert.api import metadata_for, tool_versions
     from edgephoto.convert.targets import TARGETS
     from edgephoto.quantize import quantize_artifact
-    from edgephoto.zoo import get_model
+    from edgephoto.zoo import MODELS
 
     manifest = read_manifest(artifact_dir)
     verify(artifact_dir, manifest)
     if manifest.get("precision") != "fp32":
         raise InvalidOptionError(
             f"{artifact_dir} is {manifest.get('precision')}; quantize from the fp32 artifact")
-    spec = get_model(manifest["model"])
+    zoo = manifest["model"] in MODELS and manifest.get("upstream") == MODELS.get(manifest["model"]).upstream
+    spec = MODELS.get(manifest["model"]) if zoo else ModelSpec.from_manifest(manifest)  # a user's own model
     target = TARGETS.get(manifest["target"])
     source = _artifact_file(artifact_dir, manifest, target.suffix)
     out_root = Path(out_dir) if out_dir is not None else artifact_dir.parent.parent
@@ -60,6 +62,11 @@ def quantize_directory(
 
         def reach(node: str) -> Path:
             """Rebuild the model in format `node` from its zoo weights (once)."""
+            if not zoo:
+                raise InvalidOptionError(
+                    f"{target.name} {precision} rebuilds the model as {node}, which needs its source: "
+                    f"run `edgephoto convert {manifest.get('upstream') or 'MODEL_FILE'} --target "
+                    f"{target.name} --quantize {precision}`")
             if node not in reached:
                 from edgephoto.zoo.weights import resolve
 

@@ -12,14 +12,14 @@ Speed: XNNPACK runs the int8 graph (every op int8, one QUANTIZE in, one DEQUANTI
 the tests), but its int8 convs beat fp32 only with int8 dot-product instructions (ARM dotprod,
 x86 AVX-512 VNNI / AVX-VNNI). On AVX2-only x86 (the CI VM: its CPU flags hide AVX-512) int8
 runs at fp32 speed: esrgan-slim-x4 0.92-0.96x, while ORT (u8s8) gets 1.95x and OpenVINO 2.2x
-on the same machine. ESRGAN slim/medium also end in UpSampling2D(nearest x4) + a 3x3 conv with
-3 outputs at output size: XNNPACK does not delegate RESIZE_NEAREST_NEIGHBOR, and that tail is
-~23 % of the fp32 time (44 of 194 ms); rewritten as a 48-output conv at input size + depth to
-space (exact, max diff 4e-6) it is 12 ms fp32 / 14 ms int8, a converter-side change.
+on the same machine. ESRGAN slim/medium's tail (UpSampling2D nearest + a 3x3 conv at output
+size, which XNNPACK cannot delegate) is rewritten at conversion into a conv at input size + depth
+to space (convert/keras_passes.py), so both precisions run fully inside XNNPACK.
 
 Representative data = the real-photo calibration feeds. Accuracy control (int8, int8-io): the
 QuantizationDebugger ranks tensors by quantization error (RMSE / scale); the worst are
-denylisted, 1, 2, 4... of them, until the drop is within the limit.
+denylisted, 1, 2, 4... of them, until the drop is within the limit or half of them are float
+(then refused: quantize.keep_float_until_within).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.errors import AccuracyDropError, MissingExtraError
-from edgephoto.quantize import QUANTIZERS, QuantJob, QuantResult
+from edgephoto.errors import MissingExtraError
+from edgephoto.quantize import QUANTIZERS, QuantJob, QuantResult, keep_float_until_within
 
 METHODS = {
     "fp16": "float16 weights (TFLiteConverter supported_types=float16)",
@@ -148,22 +148,9 @@ def _quantize(job: QuantJob) -> QuantResult:
     if job.passes(numbers):
         return QuantResult(out, method, kept_float=kept, accuracy=numbers,
                            details={"accuracy_control": {"rounds": 0}})
-    ranking = _ranking(job)
-    count, round_ = 1, 0
-    while True:
-        round_ += 1
-        denylist = ranking[:count]
-        job.progress(f"{job.spec.name}: tflite accuracy control, {count} tensor(s) kept float")
-        out = _selective(job, denylist, round_)
-        numbers = job.evaluate(out)
-        if job.passes(numbers) or count >= len(ranking):
-            break
-        count = min(2 * count, len(ranking))
-    if not job.passes(numbers):
-        raise AccuracyDropError(job.limit.metric, numbers["drop"], job.limit.limit,
-                                {**numbers, "kept_float": denylist})
+    out, denylist, numbers, round_ = keep_float_until_within(
+        job, _ranking(job), lambda kept, round_: _selective(job, kept, round_), "tensor(s)")
     details = {"accuracy_control": {"rounds": round_, "ranked_by": "QuantizationDebugger RMSE"}}
     return QuantResult(out, method, kept_float=denylist, details=details, accuracy=numbers)
-
 
 QUANTIZERS.add("tflite", _quantize)

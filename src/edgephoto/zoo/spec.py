@@ -134,3 +134,29 @@ class ModelSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_manifest(cls, manifest: dict[str, Any]) -> ModelSpec:
+        """The spec an artifact was built from, as its manifest records it (no weight files):
+        enough to calibrate, run and score a user's own model that is not in the zoo."""
+
+        def tensor(entry: dict[str, Any]) -> TensorSpec:
+            norm = entry.get("normalization")
+            return TensorSpec(
+                name=entry.get("spec_name") or entry["name"],
+                shape=tuple(entry["shape"]),
+                dtype=entry.get("dtype", "float32"),
+                layout=entry.get("layout", "NHWC"),
+                normalization=Normalization(tuple(norm["mean"]), tuple(norm["std"]), norm.get("color", "RGB"))
+                if norm else None,
+                meaning=entry.get("meaning", ""),
+            )
+
+        return cls(
+            name=manifest["model"], task=manifest["task"], source_format=manifest["source_format"],
+            files=(), inputs=tuple(tensor(t) for t in manifest["inputs"]),
+            outputs=tuple(tensor(t) for t in manifest["outputs"]),
+            tile=TilePolicy(**manifest["tile"]), licence=manifest.get("licence", ""),
+            description=manifest.get("description", ""), upstream=manifest.get("upstream", ""),
+            scale=int(manifest.get("scale", 1)), extra=dict(manifest.get("extra") or {}),
+        )
