@@ -154,7 +154,31 @@ def render(data: dict[str, Any]) -> str:
             f"{r['metric'] or '-'} | {_fmt(_score(r, 'float'), '.3f')} | {_fmt(_score(r, 'quant'), '.3f')} | "
             f"{_fmt(r['drop'], '.3f')} | {_fmt(r['limit'], 'g')} | {_kept(r)} | {status} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + summary(data["rows"])) + "\n"
+
+
+def summary(rows: list[dict[str, Any]]) -> list[str]:
+    """Per target x precision: how many models passed, were refused (and why), size/speed range."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["precision"] != "fp32":
+            groups.setdefault((r["target"], r["precision"]), []).append(r)
+    lines = ["", "## Summary", "",
+             "| target | precision | ok | refused by the guard | not applicable | × smaller (min-max) | × faster (min-max) |",
+             "|---|---|---|---|---|---|---|"]
+
+    def span(values: list[float]) -> str:
+        return f"{min(values):.2f}-{max(values):.2f}" if values else "-"
+
+    for (target, precision), group in sorted(groups.items()):
+        ok = [r for r in group if r["ok"]]
+        guard = [r["model"] for r in group if r["error_type"] == "AccuracyDropError"]
+        other = [r["model"] for r in group if not r["ok"] and r["error_type"] != "AccuracyDropError"]
+        lines.append(
+            f"| {target} | {precision} | {len(ok)} | {', '.join(guard) or '-'} | {', '.join(other) or '-'} | "
+            f"{span([r['size_ratio'] for r in ok if r['size_ratio']])} | "
+            f"{span([r['speedup'] for r in ok if r['speedup']])} |")
+    return lines
 
 
 def _merge(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:

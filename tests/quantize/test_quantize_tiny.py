@@ -175,24 +175,47 @@ def test_tflite_int8_is_full_integer(tiny, tmp_path, precision):
         assert "QUANTIZE" not in kinds and "DEQUANTIZE" not in kinds
 
 
+def _coreml_package(tmp_path: Path, channels: int) -> Path:
+    """A real conv net as an mlprogram: 3 -> channels -> channels -> 3 (3x3 convs)."""
+    import coremltools as ct
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from .conftest import TILE
+
+    inp = keras.Input((TILE, TILE, 3), batch_size=1)
+    x = keras.layers.Conv2D(channels, 3, padding="same", activation="relu")(inp)
+    x = keras.layers.Conv2D(channels, 3, padding="same", activation="relu")(x)
+    model = keras.Model(inp, keras.layers.Conv2D(3, 3, padding="same")(x))
+    function = tf.function(model).get_concrete_function(tf.TensorSpec((1, TILE, TILE, 3), tf.float32))
+    source = tmp_path / f"model{channels}.mlpackage"
+    ct.convert([function], source="tensorflow", convert_to="mlprogram",
+               compute_precision=ct.precision.FLOAT32).save(str(source))  # as the zoo's fp32 artifacts
+    return source
+
+
 @pytest.mark.parametrize("precision", ["fp16", "int8-weights", "palettize"])
 def test_coreml_weight_compression_writes_mlpackage(tiny, tmp_path, precision):
     """Core ML compresses on Linux (accuracy needs macOS): a loadable-spec .mlpackage, smaller."""
     ct = pytest.importorskip("coremltools")
     spec, paths = tiny("upscale")
-    import tensorflow as tf
-
-    from .conftest import TILE, keras_model
-
-    signature = tf.TensorSpec((1, TILE, TILE, 3), tf.float32)
-    function = tf.function(keras_model("upscale")).get_concrete_function(signature)
-    source = tmp_path / "model.mlpackage"
-    ct.convert([function], source="tensorflow", convert_to="mlprogram").save(str(source))
+    source = _coreml_package(tmp_path, 32)  # the 32x32x3x3 conv (9216 weights) gets compressed
     out, report = quantize_artifact(source, "coreml", precision, context(spec, paths, tmp_path / "w"))
     assert out.suffix == ".mlpackage" and out.is_dir() and not report["measured"]
     model = ct.models.MLModel(str(out), skip_model_load=True)
     assert model.user_defined_metadata["edgephoto.precision"] == precision
     assert not list(out.parent.glob(".*.tmp.mlpackage"))
+    size = lambda p: sum(f.stat().st_size for f in p.rglob("*.bin"))  # noqa: E731
+    assert size(out) < 0.6 * size(source)
+
+
+def test_coreml_compression_refused_when_nothing_would_shrink(tiny, tmp_path):
+    pytest.importorskip("coremltools")
+    spec, paths = tiny("upscale")
+    source = _coreml_package(tmp_path, 8)  # largest conv 8x8x3x3 = 576 weights: under the threshold
+    with pytest.raises(InvalidOptionError, match="nothing would be compressed; use fp16"):
+        quantize_artifact(source, "coreml", "int8-weights", context(spec, paths, tmp_path / "w"))
+    assert not list((tmp_path / "w").glob("*.mlpackage"))
 
 
 def test_upstream_int8_model_is_refused(tmp_path: Path) -> None:

@@ -31,6 +31,10 @@ def _ct() -> Any:
     return ct
 
 
+def _weights_bytes(package: Path) -> int:
+    return sum(f.stat().st_size for f in Path(package).rglob("*.bin"))
+
+
 def _config(precision: str) -> tuple[Any, str]:
     from coremltools.optimize import coreml as cto
 
@@ -79,6 +83,11 @@ def _quantize(job: QuantJob) -> QuantResult:
     tmp = out.with_name(f".{out.stem}.tmp.mlpackage")  # coremltools insists on the suffix
     shutil.rmtree(tmp, ignore_errors=True)
     out_model.save(str(tmp))
+    if job.precision != "fp16" and _weights_bytes(tmp) >= 0.98 * _weights_bytes(job.source):
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InvalidOptionError(
+            f"coreml {job.precision}: no weight tensor of {job.spec.name} has {WEIGHT_THRESHOLD}+ "
+            f"elements, so nothing would be compressed; use fp16")
     shutil.rmtree(out, ignore_errors=True)
     Path(tmp).rename(out)
     job.notes.append(MACOS_NOTE)
