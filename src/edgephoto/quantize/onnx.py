@@ -225,4 +225,38 @@ def _int8(job: QuantJob) -> QuantResult:
     details["accuracy_control"] = {"rounds": rounds, "ranked_by": "relative error added per node"}
     return QuantResult(out, method, kept_float=base + kept, details=details, accuracy=numbers)
 
-QUANTIZERS.add("onnx", lambda job: {"fp16": _fp16, "int8": _int8, "int8-dynamic": _dynamic}[job.precision](job))
+def compact_tensor_names(path: Path) -> None:
+    """Give the graph's internal tensors short names and drop value_info, in place.
+
+    QDQ adds a quantize, dequantize, scale and zero point per quantized edge, each named after
+    the converter's long tensor name: on the selfie segmenter those names are 40 % of the int8
+    file (374 KB -> 226 KB). Graph inputs/outputs and node names (the ones kept_float lists)
+    keep their names; ORT infers the dropped shapes. On fp32 models the same would save 0.2-7 %.
+    """
+    onnx = _imports()
+    model = onnx.load(str(path))
+    graph = model.graph
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for n in graph.node for a in n.attribute):
+        return  # subgraphs (If/Loop) refer to outer tensors by name: leave such models alone
+    keep = {v.name for v in (*graph.input, *graph.output)}
+    short: dict[str, str] = {}
+
+    def rename(name: str) -> str:
+        return name if not name or name in keep else short.setdefault(name, f"t{len(short)}")
+
+    for tensor in graph.initializer:
+        tensor.name = rename(tensor.name)
+    for node in graph.node:
+        node.input[:] = [rename(n) for n in node.input]
+        node.output[:] = [rename(n) for n in node.output]
+    del graph.value_info[:]
+    onnx.save(model, str(path))
+
+
+def _quantize(job: QuantJob) -> QuantResult:
+    result = {"fp16": _fp16, "int8": _int8, "int8-dynamic": _dynamic}[job.precision](job)
+    compact_tensor_names(result.path)
+    return result
+
+
+QUANTIZERS.add("onnx", _quantize)
