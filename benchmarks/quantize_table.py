@@ -62,8 +62,21 @@ def cpu_flags() -> list[str]:
     return sorted(f for f in flags if f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8"))
 
 
+def cpu_model() -> str:
+    """'AMD EPYC (family 25)': the flags alone do not say which int8 instructions are fast."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    fields = dict(line.split(":", 1) for line in text.splitlines()[:30] if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    return f"{fields.get('model name', '?')} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
+
+
 def measure(models: list[str], targets: list[str], artifacts: Path, runs: int,
-            weights_dirs: list[Path], calib: Path | None, accuracy_control: bool = False) -> list[dict[str, Any]]:
+            weights_dirs: list[Path], calib: Path | None, accuracy_control: bool = False,
+            save: Any = None) -> list[dict[str, Any]]:
+    """Rows for every model x target x precision; `save(rows)` after each model (long runs)."""
     from edgephoto.convert.api import convert_model
     from edgephoto.convert.targets import TARGETS
     from edgephoto.zoo import all_models, get_model
@@ -111,6 +124,8 @@ def measure(models: list[str], targets: list[str], artifacts: Path, runs: int,
                     "kept_float": acc.get("kept_float", []),
                     "accuracy": acc,
                 })
+        if save is not None:
+            save(rows)
     return rows
 
 
@@ -206,20 +221,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import platform
 
-    rows = [] if args.models == "none" else measure(
-        args.models.split(","), args.targets.split(","), args.artifacts, args.runs, args.weights_dir,
-        args.calib, args.accuracy_control)
     previous = json.loads(args.out.read_text())["rows"] if args.out.exists() else []
     for other in args.merge:
         previous = _merge(previous, json.loads(other.read_text())["rows"])
-    merged = _merge(previous, rows)
-    data = {"machine": f"{platform.processor() or platform.machine()}, {platform.python_version()}",
-            "cpu_flags": cpu_flags(),
-            "runs": args.runs, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "rows": sorted(merged, key=lambda r: (r["model"], r["target"]))}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    args.out.with_suffix(".md").write_text(render(data))
+
+    def save(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        data = {"machine": f"{platform.machine()} {cpu_model()}, Python {platform.python_version()}",
+                "cpu_flags": cpu_flags(),
+                "runs": args.runs, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "rows": sorted(_merge(previous, rows), key=lambda r: (r["model"], r["target"]))}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(data, indent=2, default=str) + "\n")
+        args.out.with_suffix(".md").write_text(render(data))
+        return data
+
+    rows = [] if args.models == "none" else measure(
+        args.models.split(","), args.targets.split(","), args.artifacts, args.runs, args.weights_dir,
+        args.calib, args.accuracy_control, save)
+    data = save(rows)
     print(render(data))
     return 0
 
