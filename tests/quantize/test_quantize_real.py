@@ -1,8 +1,9 @@
 """Real zoo models quantized to int8 on onnx and tflite, accuracy inside the default limits.
 
-The ONNX upscaler keeps its first conv float by default (ORT's static QDQ of ESRGAN costs 1.45 dB
-with it int8, 0.04 dB with it float); TFLite full-int8 is inside the limit as is (0.05 dB). The
-selfie segmenter is fragile under int8 PTQ on both engines (see the xfail).
+The ONNX upscaler keeps its edge layers float by default (ORT's static QDQ of ESRGAN costs 1.45 dB
+with the first conv int8, 0.04 dB with it float); TFLite full-int8 is inside the limit as is
+(0.05 dB). The selfie segmenter needs Percentile calibration, its edge layers and a few
+accuracy-control layers float on ONNX, and cannot get inside 1 IoU point on TFLite (the xfail).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ CASES = [
         marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
             "selfie full-int8 TFLite loses ~10 IoU points against the portrait masks; the error "
             "is spread over the net (every MUL float: 4.4, every ADD: 6.8, every CONV_2D: 7.0, "
-            "logistic/head float: no change), so the denylist cannot reach 1 point")),
+            "logistic/head float: no change; Percentile-clipped ranges written into the calibrated "
+            "model: 86.7 vs float 91.3), so accuracy control refuses it at half the tensors float")),
     ),
 ]
 
@@ -43,8 +45,11 @@ def test_real_int8_inside_limits(zoo_weights, tmp_path, model, target, options):
     assert quant.ok, (quant.error, quant.parity)
     accuracy = quant.parity
     assert accuracy["measured"] and accuracy["drop"] <= accuracy["limit"]["max_drop"]
-    if len(accuracy["kept_float"]) <= 1:  # accuracy control may have had to keep much of it float
-        assert by_precision["fp32"].size_bytes / quant.size_bytes >= 3.0
+    ratio = by_precision["fp32"].size_bytes / quant.size_bytes
+    if accuracy["kept_float"] == accuracy.get("float_edge_layers", []):  # no accuracy control rounds
+        assert ratio >= 2.8  # esrgan-slim-x4: onnx 3.0 (first/last conv float), tflite 3.7
+    else:  # accuracy control kept some of it float; still smaller (selfie onnx: 2.1x)
+        assert ratio >= 1.5
     if spec.task == "segmentation":
         assert accuracy["guarded_against"] == "ground-truth masks"
         assert accuracy["iou_gt_quant"] > 0.85  # MediaPipe's own pipeline: 0.917 mean IoU
