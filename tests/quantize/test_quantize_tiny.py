@@ -228,3 +228,19 @@ def test_upstream_int8_model_is_refused(tmp_path: Path) -> None:
     ctx = ConvertContext(get_model("fastdepth"), tmp_path)
     with pytest.raises(InvalidOptionError, match="already quantized upstream .*image, depth"):
         quantize_artifact(tmp_path / "fastdepth.onnx", "onnx", "int8", ctx)
+
+
+def test_tflite_fp16_refused_when_weights_are_already_fp16(tiny, tmp_path):
+    """MediaPipe publishes some float models with float16 weights: fp16 again is refused."""
+    import tensorflow as tf
+
+    spec, paths = tiny("upscale")
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(paths["savedmodel"]))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+    half = tmp_path / "half.tflite"
+    half.write_bytes(converter.convert())
+    with pytest.raises(InvalidOptionError, match="already stores float16 weights"):
+        quantize_artifact(half, "tflite", "fp16", context(spec, paths, tmp_path / "w"))
+    out, _ = quantize_artifact(paths["tflite"], "tflite", "fp16", context(spec, paths, tmp_path / "w2", max_drop=50.0))
+    assert out.stat().st_size < 0.7 * paths["tflite"].stat().st_size

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.errors import MissingExtraError
+from edgephoto.errors import InvalidOptionError, MissingExtraError
 from edgephoto.quantize import QUANTIZERS, QuantJob, QuantResult, keep_float_until_within
 
 METHODS = {
@@ -139,7 +139,18 @@ def _selective(job: QuantJob, denylist: list[str], round_: int) -> Path:
     return _write(job, debugger.get_nondebug_quantized_model(), f"-ac{round_}")
 
 
+def stores_fp16_weights(path: Path) -> bool:
+    """True for a float .tflite whose weights are already float16 (MediaPipe ships some so)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    return any(d["dtype"] == np.float16 for d in Interpreter(model_path=str(path)).get_tensor_details())
+
+
 def _quantize(job: QuantJob) -> QuantResult:
+    if job.precision == "fp16" and stores_fp16_weights(job.source):
+        raise InvalidOptionError(
+            f"tflite fp16: {job.spec.name}'s float artifact already stores float16 weights (as "
+            f"published upstream); fp16 would not make it smaller")
     out, kept = _convert(job)
     method = METHODS[job.precision]
     if not job.accuracy_control or job.precision not in ("int8", "int8-io"):
