@@ -47,7 +47,7 @@ def test_real_int8_inside_limits(zoo_weights, tmp_path, model, target, options):
     assert accuracy["measured"] and accuracy["drop"] <= accuracy["limit"]["max_drop"]
     ratio = by_precision["fp32"].size_bytes / quant.size_bytes
     if accuracy["kept_float"] == accuracy.get("float_edge_layers", []):  # no accuracy control rounds
-        assert ratio >= 2.8  # esrgan-slim-x4: onnx 3.0 (first/last conv float), tflite 3.7
+        assert ratio >= 3.5  # the aim; esrgan-slim-x4: onnx 3.74 (edge convs: float compute, int8 weights), tflite 3.67
     else:  # accuracy control kept some of it float; still smaller (selfie onnx: 2.1x)
         assert ratio >= 1.5
     if spec.task == "segmentation":

@@ -79,16 +79,19 @@ def test_onnx_edge_layers_float_by_default(tiny, tmp_path, task, edges):
                                     context(spec, paths, tmp_path, max_drop=50.0, **options))
     nodes = list(onnx.load(str(out)).graph.node)
     convs = [n for n in nodes if n.op_type == "Conv"]
-    produced_by = {n.output[0]: n.op_type for n in nodes}
-    weights_from = [produced_by.get(c.input[1], "initializer") for c in (convs[0], convs[-1])]
-    if edges is None:  # first and last conv (+ the head after it): float weights from an initializer
+    produced_by = {o: n for n in nodes for o in n.output}
+    data_from = [getattr(produced_by.get(c.input[0]), "op_type", "input") for c in (convs[0], convs[-1])]
+    weights_from = [produced_by[c.input[1]] for c in (convs[0], convs[-1])]
+    assert all(w.op_type == "DequantizeLinear" for w in weights_from)  # int8 weights either way
+    if edges is None:  # first and last conv (+ the head after it) compute in float, weights stored int8
         head = [n.name for n in nodes[nodes.index(convs[-1]) + 1:] if n.op_type in ("Sigmoid", "Add", "Clip")]
         assert report["float_edges"]
         assert report["kept_float"] == list(dict.fromkeys([convs[0].name, convs[-1].name, *head]))
-        assert weights_from == ["initializer", "initializer"]
+        assert "DequantizeLinear" not in data_from
+        assert all(w.name.endswith("_weights_dq") for w in weights_from)
     else:
         assert not report["float_edges"] and report["kept_float"] == []
-        assert weights_from == ["DequantizeLinear", "DequantizeLinear"]
+        assert data_from == ["DequantizeLinear", "DequantizeLinear"]
 
 
 def test_unknown_precision_suggests(tiny, tmp_path):
