@@ -158,6 +158,8 @@ def render(data: dict[str, Any]) -> str:
         f"CPU flags: {', '.join(data.get('cpu_flags', [])) or 'unknown'}.",
         "",
         *([f"Not measured yet: {data['missing']}", ""] if data.get("missing") else []),
+        *[f"- {note}" for note in data.get("notes", [])],
+        *([""] if data.get("notes") else []),
         "| model | target | precision | size MB | × smaller | latency ms | × faster | metric | float | quant | drop | limit | kept float | status |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -222,11 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     import platform
 
     previous = json.loads(args.out.read_text())["rows"] if args.out.exists() else []
+    notes = json.loads(args.out.read_text()).get("notes", []) if args.out.exists() else []
     for other in args.merge:
         previous = _merge(previous, json.loads(other.read_text())["rows"])
 
     def save(rows: list[dict[str, Any]]) -> dict[str, Any]:
         data = {"machine": f"{platform.machine()} {cpu_model()}, Python {platform.python_version()}",
+                "notes": notes,
                 "cpu_flags": cpu_flags(),
                 "runs": args.runs, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "rows": sorted(_merge(previous, rows), key=lambda r: (r["model"], r["target"]))}
