@@ -225,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
     previous = json.loads(args.out.read_text())["rows"] if args.out.exists() else []
     notes = json.loads(args.out.read_text()).get("notes", []) if args.out.exists() else []
+    previous_runs = json.loads(args.out.read_text()).get("runs", args.runs) if args.out.exists() else args.runs
     for other in args.merge:
         previous = _merge(previous, json.loads(other.read_text())["rows"])
 
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         data = {"machine": f"{platform.machine()} {cpu_model()}, Python {platform.python_version()}",
                 "notes": notes,
                 "cpu_flags": cpu_flags(),
-                "runs": args.runs, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "runs": previous_runs if args.models == "none" else args.runs, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "rows": sorted(_merge(previous, rows), key=lambda r: (r["model"], r["target"]))}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(data, indent=2, default=str) + "\n")
