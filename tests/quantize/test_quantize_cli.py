@@ -81,7 +81,8 @@ def test_quantize_model_name_needs_a_target(capsys: pytest.CaptureFixture[str], 
     code, _, err = run(["quantize", "fsrcnn-x9", "-p", "int8", "-t", "onnx"], capsys)
     assert code == 2 and "Did you mean" in err
     code, _, err = run(["quantize", "isnet", "-p", "int8", "-t", "onnx", "--out", str(tmp_path)], capsys)
-    assert code == 12
+    assert code == 12 and "--accept-licence AGPL-3.0" in err
+    assert "--accept-licence" in run(["quantize", "--help"], capsys)[1]
 
 
 @pytest.mark.real

@@ -51,11 +51,13 @@ def quantization_settings(calib_dir: Path | None, subset_size: int | None, accur
                    "'artifacts' for a MODEL).")
 @click.option("--weights-dir", "weights_dirs", multiple=True, type=click.Path(path_type=Path),
               help="Local zoo weights directory (targets that rebuild from the source).")
+@click.option("--accept-licence", "accepted", multiple=True, metavar="LICENCE",
+              help="With a zoo MODEL: opt in to its non-permissive licence (e.g. AGPL-3.0).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def command(artifact_or_model: str, precision: str, target_name: str | None, calib_dir: Path | None,
             subset_size: int | None, accuracy_control: bool, float_edges: bool | None,
             max_drop: float | None, out_dir: Path | None, weights_dirs: tuple[Path, ...],
-            as_json: bool) -> None:
+            accepted: tuple[str, ...], as_json: bool) -> None:
     """Quantize an fp32 artifact directory (made by `edgephoto convert`), or a zoo MODEL for
     --target (converted to fp32 first), to PRECISION with its accuracy measured and guarded."""
     from edgephoto.quantize.directory import quantize_directory
@@ -63,7 +65,7 @@ def command(artifact_or_model: str, precision: str, target_name: str | None, cal
     options = quantization_settings(calib_dir, subset_size, accuracy_control, float_edges, max_drop)
     artifact_dir = Path(artifact_or_model)
     if not artifact_dir.is_dir():
-        artifact_dir = _float_artifact(artifact_or_model, target_name, out_dir, weights_dirs, as_json)
+        artifact_dir = _float_artifact(artifact_or_model, target_name, out_dir, weights_dirs, accepted, as_json)
     elif target_name is not None:
         raise InvalidOptionError("--target goes with a zoo MODEL name; an artifact directory has its target")
     with progress_display(not as_json or sys.stderr.isatty()) as progress:
@@ -81,7 +83,7 @@ def command(artifact_or_model: str, precision: str, target_name: str | None, cal
 
 
 def _float_artifact(model: str, target_name: str | None, out_dir: Path | None,
-                    weights_dirs: tuple[Path, ...], as_json: bool) -> Path:
+                    weights_dirs: tuple[Path, ...], accepted: tuple[str, ...], as_json: bool) -> Path:
     """Convert zoo `model` to fp32 for `target_name` (or reuse a verified one already there)."""
     from edgephoto.convert.api import check_out_dir, convert_model
     from edgephoto.convert.targets import TARGETS
@@ -95,7 +97,7 @@ def _float_artifact(model: str, target_name: str | None, out_dir: Path | None,
         raise InvalidOptionError(f"quantizing the zoo model {model} needs --target "
                                  f"({', '.join(TARGETS.names())})")
     target = TARGETS.get(target_name)
-    if not spec.permissive:
+    if not spec.permissive and spec.licence not in accepted:
         raise LicenceNotAcceptedError(spec.name, spec.licence)
     root_out = out_dir if out_dir is not None else Path("artifacts")
     existing = root_out / spec.name / f"{target.name}-fp32"

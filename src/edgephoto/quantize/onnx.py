@@ -14,10 +14,11 @@ head). ESRGAN's first conv feeds the global skip connection, so its quantization
 every output pixel; on esrgan-slim-x4 ORT's QDQ costs 1.45 dB with it quantized and 0.04 dB with
 it float. Its last conv, since the tail rewrite (convert/keras_passes.py), emits the output pixels
 themselves at input resolution: quantized it cost 0.53 dB. The edge convs keep float activations
-but store int8 weights (esrgan-slim-x4: 3.0x -> 3.7x smaller than fp32, drop 0.031 -> 0.036 dB). The selfie segmenter's head is a
-ConvTranspose + bias + sigmoid whose logits decide the mask at 0.5 (IoU against 37 held-out
-portrait masks, float 91.30): all int8 82.31, head float 85.56, first conv + head float 86.94,
-the same with Percentile calibration 90.29 (4.24 ms vs 5.16 ms fp32, 1 thread).
+but store int8 weights (esrgan-slim-x4: 3.0x -> 3.7x smaller than fp32, drop 0.031 -> 0.036 dB).
+The selfie segmenter's head is a ConvTranspose + bias + sigmoid whose logits decide the mask at
+0.5 (IoU against 37 held-out portrait masks, float 91.30): all int8 82.31, head float 85.56,
+first conv + head float 86.94, the same with Percentile calibration 90.29 (4.24 ms vs 5.16 ms
+fp32, 1 thread).
 
 Calibration method per task (CALIBRATION): MinMax for upscalers (Percentile 99.99 cost
 esrgan-slim-x4 1.56 dB instead of 1.45 with every layer int8), Percentile 99.99 for masks
