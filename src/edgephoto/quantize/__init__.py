@@ -98,6 +98,17 @@ class QuantJob:
         return bool(numbers["drop"] <= self.limit.limit)
 
 
+def edge_layers(ops: list[tuple[str, str]], conv_types: tuple[str, ...], passive_types: tuple[str, ...]) -> list[str]:
+    """Names of the first conv, the last conv and the computing ops after it (the output head),
+    from (name, op type) pairs in topological order; the engines' quantizers keep them float
+    (why: quantize/onnx.py). Ops of `passive_types` hold no arithmetic and are left out."""
+    convs = [i for i, (_, kind) in enumerate(ops) if kind in conv_types]
+    if not convs:
+        return []
+    head = [name for name, kind in ops[convs[-1]:] if kind not in passive_types]
+    return list(dict.fromkeys([ops[convs[0]][0], *head]))
+
+
 # Accuracy control stops here: an "int8" model with more than half of its ranked layers float is
 # neither small nor fast, so the honest answer is a refusal that points at fp16 / int8-dynamic.
 MAX_FLOAT_SHARE = 0.5

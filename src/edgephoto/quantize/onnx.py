@@ -40,12 +40,21 @@ from typing import Any
 import numpy as np
 
 from edgephoto.errors import MissingExtraError
-from edgephoto.quantize import QUANTIZERS, QuantJob, QuantResult, keep_float_until_within
+from edgephoto.quantize import (
+    QUANTIZERS,
+    QuantJob,
+    QuantResult,
+    edge_layers,
+    keep_float_until_within,
+)
 
 # ops that only move data (or, like Relu/MaxPool after a conv, are folded into the integer conv
 # and its output scale): keeping one of them float alone changes nothing, so they are not ranked
 LAYOUT_OPS = ("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Shape", "Gather",
               "Constant", "Identity", "Cast", "DepthToSpace", "SpaceToDepth", "Pad", "Relu", "MaxPool")
+
+
+CONV_OPS = ("Conv", "ConvTranspose")
 
 
 def _imports() -> Any:
@@ -125,7 +134,8 @@ def calibration_method(task: str) -> tuple[str, dict[str, Any]]:
     return CALIBRATION.get(task, ("MinMax", {}))
 
 
-def _static(job: QuantJob, pre: Path, exclude: list[str], name: str, int8_weights: list[str] = ()) -> Path:
+def _static(job: QuantJob, pre: Path, exclude: list[str], name: str,
+            int8_weights: tuple[str, ...] | list[str] = ()) -> Path:
     """Static QDQ with `exclude` nodes float; of those, `int8_weights` convs store int8 weights."""
     onnx = _imports()
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -226,28 +236,13 @@ def sensitivity(job: QuantJob, pre: Path, quantized: Path, samples: int = 4) -> 
     return sorted(added, key=lambda item: item[1], reverse=True)
 
 
-CONV_OPS = ("Conv", "ConvTranspose")
-
-
-def edge_layers(path: Path) -> list[str]:
-    """The first conv, the last conv and the computing nodes after it (the output head).
-
-    ONNX node lists are topologically sorted, so "after" is list order."""
-    onnx = _imports()
-    nodes = list(onnx.load(str(path)).graph.node)
-    convs = [i for i, n in enumerate(nodes) if n.op_type in CONV_OPS]
-    if not convs:
-        return []
-    head = [n.name for n in nodes[convs[-1]:] if n.op_type not in LAYOUT_OPS]
-    return list(dict.fromkeys([nodes[convs[0]].name, *head]))
-
-
 def _int8(job: QuantJob) -> QuantResult:
     pre = _preprocess(job)
     calibration, _ = calibration_method(job.spec.task)
     method = (f"static QDQ after quant_pre_process: uint8 activations ({calibration} on real photos), "
               "int8 per-channel symmetric weights")
-    base = edge_layers(pre) if job.float_edges else []
+    nodes = [(n.name, n.op_type) for n in _imports().load(str(pre)).graph.node]  # topologically sorted
+    base = edge_layers(nodes, CONV_OPS, LAYOUT_OPS) if job.float_edges else []
     details: dict[str, Any] = {"float_edges": bool(base), "float_edge_layers": base, "calibration": calibration}
     out = _static(job, pre, base, f"{job.spec.name}.int8.onnx", base)
     if not job.accuracy_control or job.backend is None:

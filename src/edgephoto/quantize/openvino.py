@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from edgephoto.errors import AccuracyDropError, MissingExtraError
-from edgephoto.quantize import QUANTIZERS, QuantJob, QuantResult, accuracy
+from edgephoto.quantize import QUANTIZERS, QuantJob, QuantResult, accuracy, edge_layers
 
 COMPUTE_OPS = ("Convolution", "GroupConvolution", "ConvolutionBackpropData", "MatMul")
 
@@ -59,16 +59,6 @@ PASSIVE_OPS = ("Result", "Constant", "Convert", "Reshape", "Transpose", "Squeeze
                "DepthToSpace", "ShapeOf", "Parameter")
 
 
-def _edge_layers(model: Any) -> list[str]:
-    """First conv, last conv and the computing ops after it (see quantize/onnx.py for why)."""
-    ops = list(model.get_ordered_ops())
-    convs = [i for i, op in enumerate(ops) if op.get_type_name() in CONV_OPS]
-    if not convs:
-        return []
-    head = [op.get_friendly_name() for op in ops[convs[-1]:] if op.get_type_name() not in PASSIVE_OPS]
-    return list(dict.fromkeys([ops[convs[0]].get_friendly_name(), *head]))
-
-
 def _dataset(job: QuantJob, input_name: str) -> Any:
     import nncf
 
@@ -85,7 +75,8 @@ def _int8(job: QuantJob) -> QuantResult:
     input_name = model.inputs[0].get_any_name()
     dataset = _dataset(job, input_name)
     subset = len(job.calibration().calibration)
-    base = _edge_layers(model) if job.float_edges else []
+    ops = [(op.get_friendly_name(), op.get_type_name()) for op in model.get_ordered_ops()]
+    base = edge_layers(ops, CONV_OPS, PASSIVE_OPS) if job.float_edges else []
     ignored = nncf.IgnoredScope(names=base) if base else None
     quantized = nncf.quantize(model, dataset, subset_size=subset, preset=nncf.QuantizationPreset.MIXED,
                               ignored_scope=ignored)
