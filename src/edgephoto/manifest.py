@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edgephoto.errors import HashMismatchError, InputFileError
+from edgephoto.files import give_umask_mode
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
@@ -48,6 +49,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        give_umask_mode(fd)
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle, indent=2, sort_keys=False, default=str)
             handle.write("\n")

@@ -305,7 +305,7 @@ PHOTOS = range(1, 13)  # the reference (MediaPipe) averages 0.917 on all 150
 
 @pytest.mark.real
 def test_selfie_graph_model_segments_people(zoo_weights: Any, tmp_path: Path) -> None:
-    spec, root = zoo_weights("selfie")
+    spec, root = zoo_weights("selfie-tfjs")
     ctx = ConvertContext(spec=spec, workdir=tmp_path)
     run = source_runner(root / spec.files[0].path, "tfjs_graph", ctx)
     scores = portrait_ious(run, spec, lambda y: y[..., 0], PHOTOS)

@@ -84,17 +84,17 @@ def test_fetch_failure_lists_sources(
         monkeypatch.setenv(var, dead)
     for var in ("no_proxy", "NO_PROXY"):
         monkeypatch.delenv(var, raising=False)
-    code, _, err = run(["zoo", "fetch", "blazeface", "--weights-dir", str(tmp_path)], capsys)
+    code, _, err = run(["zoo", "fetch", "selfie-landscape", "--weights-dir", str(tmp_path)], capsys)
     assert code == 7
-    assert "npm @mediapipe/face_detection@0.4.1657300184:" in err
+    assert "npm @mediapipe/selfie_segmentation@0.1.1675465747:" in err
     assert "url https://cdn.jsdelivr.net/npm/" in err and "download failed" in err
 
 
 @pytest.mark.real
 def test_fetch_real_npm_shows_progress(capsys: pytest.CaptureFixture[str], empty_cache: Path) -> None:
-    code, out, err = run(["zoo", "fetch", "blazeface"], capsys)
+    code, out, err = run(["zoo", "fetch", "selfie-landscape"], capsys)
     assert code == 0, err
-    assert "npm pack @mediapipe/face_detection@0.4.1657300184" in err
+    assert "npm pack @mediapipe/selfie_segmentation@0.1.1675465747" in err
     assert f"1 file(s) verified in {empty_cache / 'weights'}" in out
     code, out, _ = run(["zoo", "list", "--json"], capsys)
-    assert {r["name"] for r in json.loads(out) if r["cached"]} == {"blazeface"}
+    assert {r["name"] for r in json.loads(out) if r["cached"]} == {"selfie-landscape"}

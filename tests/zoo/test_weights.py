@@ -216,3 +216,69 @@ def test_zoo_weights_fixture(zoo_weights) -> None:  # type: ignore[no-untyped-de
     assert root == SHARED
     spec, root = zoo_weights("blazeface")
     assert (root / spec.files[0].path).stat().st_size == spec.files[0].size
+
+
+# -- weights shipped inside the package -------------------------------------------------------
+
+
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every network client points at a dead proxy and npm is missing: nothing can download."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(var, dead)
+    for var in ("no_proxy", "NO_PROXY", "EDGEPHOTO_WEIGHTS_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("EDGEPHOTO_NPM", "/nonexistent/npm")
+
+
+@pytest.mark.parametrize("name", ["fastdepth", "fsrcnn-x2", "fsrcnn-x3", "fsrcnn-x4",
+                                  "fsrcnn-small-x2", "fsrcnn-small-x3", "fsrcnn-small-x4"])
+def test_bundled_weights_resolve_offline(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _offline(monkeypatch)
+    spec = get_model(name)
+    assert spec.files[0].sources[0].kind == "package" and spec.files[0].sources[-1].kind == "url"
+    root = resolve(spec, cache_dir=tmp_path)
+    assert root == tmp_path / "weights"
+    assert hashlib.sha256((root / spec.files[0].path).read_bytes()).hexdigest() == spec.files[0].sha256
+
+
+def test_bundled_files_carry_their_licences() -> None:
+    from edgephoto.zoo.weights import BUNDLED_DIR
+
+    shipped = {p.relative_to(BUNDLED_DIR).as_posix() for p in BUNDLED_DIR.rglob("*") if p.is_file()}
+    assert {"depth/LICENSE-FastDepth", "upscale/LICENSE-FSRCNN", "README.md"} <= shipped
+    assert "MIT" in (BUNDLED_DIR / "depth" / "LICENSE-FastDepth").read_text()
+    assert "Apache License" in (BUNDLED_DIR / "upscale" / "LICENSE-FSRCNN").read_text()
+    from edgephoto.zoo import MODELS
+
+    bundled = {f.path for name in MODELS.names() for f in get_model(name).files
+               if any(s.kind == "package" for s in f.sources)}
+    assert bundled == {p for p in shipped if p.endswith((".tflite", ".pb"))}
+    assert sum((BUNDLED_DIR / p).stat().st_size for p in bundled) < 2_000_000
+
+
+def test_a_damaged_bundled_file_is_a_hash_mismatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgephoto.zoo import weights
+
+    _offline(monkeypatch)
+    damaged = tmp_path / "bundled"
+    shutil.copytree(weights.BUNDLED_DIR, damaged)
+    pb = damaged / "upscale" / "FSRCNN-small_x2.pb"
+    data = bytearray(pb.read_bytes())
+    data[100] ^= 0xFF
+    pb.write_bytes(bytes(data))
+    monkeypatch.setattr(weights, "BUNDLED_DIR", damaged)
+    with pytest.raises(HashMismatchError):
+        resolve(get_model(NAME), cache_dir=tmp_path / "cache")
+    assert files_under(tmp_path / "cache") == []
+
+
+def test_default_pipeline_models_need_pip_alone() -> None:
+    """Every model `edgephoto run` uses by default has a source that is not npm."""
+    from edgephoto.cli.run import DEFAULT_MODELS
+
+    for name in DEFAULT_MODELS.values():
+        for f in get_model(name).files:
+            assert {s.kind for s in f.sources} & {"package", "pypi"}, (name, f.path)

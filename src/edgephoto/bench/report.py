@@ -273,15 +273,4 @@ def write_report(data: dict[str, Any], path: Path) -> Path:
     from edgephoto.runtime.image_io import write_bytes_atomic
 
     text = render(data, Path(path).suffix.lower())
-    written = write_bytes_atomic(Path(path), text.encode("utf-8"))  # OutputError when unwritable
-    readable(written)
-    return written
-
-
-def readable(path: Path) -> None:
-    """Give a report the umask's usual mode: atomic writes go through mkstemp files (0600)."""
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
+    return write_bytes_atomic(Path(path), text.encode("utf-8"))  # OutputError when unwritable

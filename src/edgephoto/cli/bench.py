@@ -72,13 +72,11 @@ def command(artifact_dirs: tuple[Path, ...], backend: str | None, device: str, t
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    from edgephoto.bench.report import readable
     from edgephoto.errors import OutputError
     from edgephoto.manifest import write_json_atomic
 
     try:
         write_json_atomic(path, data)
-        readable(path)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write the results ({exc.strerror or exc})") from exc
 

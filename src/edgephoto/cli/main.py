@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from edgephoto import __version__
+from edgephoto.cli.output import json_stdout_only
 from edgephoto.errors import EdgePhotoError
 
 # One module per subcommand; each defines `command` (a click.Command). Add a line to add one.
@@ -38,8 +39,12 @@ for _module in SUBCOMMANDS:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = argv if argv is not None else sys.argv[1:]
+    debug = "--debug" in args
     try:
+        if "--json" in args:
+            with json_stdout_only():
+                return cli.main(args=argv, prog_name="edgephoto", standalone_mode=False)
         return cli.main(args=argv, prog_name="edgephoto", standalone_mode=False)
     except EdgePhotoError as exc:
         if debug:

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from edgephoto.cli.output import emit_json, print_table, progress_display
-from edgephoto.errors import ConversionError, EdgePhotoError, InvalidOptionError
+from edgephoto.errors import ConversionError, EdgePhotoError, InputFileError, InvalidOptionError
 
 # role -> the permissive zoo model converted when no artifact is there. Matting has no
 # permissive model: the matte step then refines the segmentation model's mask.
@@ -124,7 +124,7 @@ def command(photos: tuple[Path, ...], steps: str, out_dir: Path, backend: str | 
             artifacts_dir: Path | None, no_build: bool, background: str | None, keep_going: bool,
             as_json: bool) -> None:
     """Run the photo pipeline on PHOTO... (or on the built-in astronaut photo)."""
-    from edgephoto.runtime.image_io import load_sample
+    from edgephoto.runtime.image_io import PHOTO_SUFFIXES, load_sample, photos_in
     from edgephoto.runtime.pipeline import plan, run_pipeline
 
     order = plan([s for s in steps.split(",") if s.strip()])  # unknown step: nearest suggested
@@ -132,7 +132,14 @@ def command(photos: tuple[Path, ...], steps: str, out_dir: Path, backend: str | 
         from edgephoto.runtime.backends import BACKENDS
 
         BACKENDS.get(backend)
-    inputs: list[Any] = list(photos) if photos else [load_sample("astronaut")]
+    inputs: list[Any] = [load_sample("astronaut")]
+    if photos:
+        inputs, skipped = photos_in(photos)
+        if skipped:
+            listed = ", ".join(str(p) for p in skipped[:3]) + (" ..." if len(skipped) > 3 else "")
+            click.echo(f"note: skipped {len(skipped)} file(s) that are not photos: {listed}", err=True)
+        if not inputs:
+            raise InputFileError(photos[0], "holds no photos (" + ", ".join(PHOTO_SUFFIXES) + ")")
     options: dict[str, dict[str, Any]] = {}
     if background is not None:
         options["replace-bg"] = {"background": _background(background)}

@@ -24,6 +24,7 @@ from edgephoto import __version__
 from edgephoto.convert import graph, parity
 from edgephoto.convert.targets import TargetInfo, check_precision
 from edgephoto.errors import EdgePhotoError, OutputError
+from edgephoto.files import umask_dir_mode
 from edgephoto.manifest import file_entries, write_manifest
 from edgephoto.zoo.spec import ModelSpec, TensorSpec
 
@@ -295,6 +296,7 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
 
             mark_manifest(manifest, work.paths["savedmodel"])
         write_manifest(staging, manifest)
+        os.chmod(staging, umask_dir_mode())  # mkdtemp made it 0700
         final = out_dir / spec.name / f"{target.name}-{precision}"
         final.parent.mkdir(parents=True, exist_ok=True)
         _install(staging, final)

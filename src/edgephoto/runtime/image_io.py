@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from edgephoto.errors import InputFileError, InvalidOptionError, OutputError
+from edgephoto.files import give_umask_mode
 
 DEFAULT_MAX_PIXELS = 100_000_000  # decompression-bomb guard; configurable per call
 SAMPLES = ("astronaut", "coffee", "chelsea", "rocket")
@@ -207,6 +208,30 @@ def _cmyk_to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+# What `edgephoto run DIR` picks up in a folder: the still-image formats Pillow decodes here.
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
+
+
+def photos_in(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
+    """Expand directories (recursively, sorted, hidden entries skipped) into their photo files.
+
+    Returns (photos, skipped): files named on their own are kept whatever their suffix (reading
+    them gives the real error); files inside a directory without a photo suffix are skipped.
+    """
+    photos: list[Path] = []
+    skipped: list[Path] = []
+    for given in map(Path, paths):
+        if not given.is_dir():
+            photos.append(given)
+            continue
+        for path in sorted(given.rglob("*")):
+            relative = path.relative_to(given).parts
+            if any(part.startswith(".") for part in relative) or path.is_dir():
+                continue
+            (photos if path.suffix.lower() in PHOTO_SUFFIXES else skipped).append(path)
+    return photos, skipped
+
+
 def read_photo(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Photo:
     """Decode one photo file. Raises InputFileError for anything that is not a whole image."""
     path = Path(path)
@@ -307,6 +332,7 @@ def write_bytes_atomic(
     except OSError as exc:
         raise OutputError(f"{path}: cannot write here: {exc.strerror or exc}") from exc
     try:
+        give_umask_mode(fd)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -19,6 +19,7 @@ register(
                 "e8957602750f16ac130210868f4403b38b4042f0d10c00b89ec03fc3dc840125",
                 1680480,
                 f"https://raw.githubusercontent.com/openmv/openmv/{OPENMV_COMMIT}/lib/models/fast_depth_224.tflite",
+                bundled=True,
             ),
         ),
         inputs=(

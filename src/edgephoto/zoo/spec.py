@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-SourceKind = Literal["npm", "pypi", "url"]
+SourceKind = Literal["package", "npm", "pypi", "url"]
 SourceFormat = Literal["tfjs_layers", "tfjs_graph", "frozen_pb", "savedmodel", "tflite", "onnx", "torch"]
 
 # Licences that allow use without an explicit opt-in.
@@ -89,7 +89,7 @@ class WeightSource:
     """One place a weight file can come from. `member` is the path inside the package/archive."""
 
     kind: SourceKind
-    ref: str  # npm "pkg@version", PyPI "name==version", or a URL
+    ref: str  # npm "pkg@version", PyPI "name==version", a URL, or "edgephoto" (shipped inside)
     member: str = ""
 
     def describe(self) -> str:

