@@ -14,7 +14,13 @@ from typing import Any
 import click
 
 from edgephoto.cli.output import emit_json, print_table, progress_display
-from edgephoto.errors import ConversionError, EdgePhotoError, InputFileError, InvalidOptionError
+from edgephoto.errors import (
+    ConversionError,
+    EdgePhotoError,
+    InputFileError,
+    InvalidOptionError,
+    MissingExtraError,
+)
 
 # role -> the permissive zoo model converted when no artifact is there. Matting has no
 # permissive model: the matte step then refines the segmentation model's mask.
@@ -45,8 +51,14 @@ def build_missing_artifact(role: str, backend: str | None, cache: Path, progress
     model = DEFAULT_MODELS.get(role)
     if model is None:
         return None
-    from edgephoto.convert.api import convert_model
-    from edgephoto.convert.targets import parse_targets
+    try:
+        from edgephoto.convert.api import convert_model
+        from edgephoto.convert.targets import parse_targets
+    except ImportError as exc:  # a runtime-only install: say what is missing and the way round
+        raise MissingExtraError(
+            exc.name or "edgephoto.convert", "convert",
+            f"building the missing {role} artifact; or pass --artifacts DIR (or --no-build)",
+        ) from None
     from edgephoto.zoo import get_model
     from edgephoto.zoo.weights import resolve
 
@@ -73,9 +85,9 @@ def make_resolver(artifacts_dir: Path | None, backend: str | None, build: bool, 
     """role -> artifact dir: from --artifacts first, else (with build) converted into the cache."""
     from edgephoto.runtime.pipeline import find_artifacts
 
-    found = find_artifacts(artifacts_dir) if artifacts_dir is not None else {}
+    found = find_artifacts(artifacts_dir, backend) if artifacts_dir is not None else {}
     cache = artifact_cache()
-    cached = find_artifacts(cache) if cache.is_dir() else {}
+    cached = find_artifacts(cache, backend) if cache.is_dir() else {}
 
     def resolver(role: str) -> Path | None:
         if role in found:

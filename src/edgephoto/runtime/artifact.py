@@ -36,6 +36,11 @@ def default_backend(manifest: dict[str, Any]) -> str:
     )
 
 
+def loads(manifest: dict[str, Any], backend: str) -> bool:
+    """Whether `backend` finds a model file it loads among the manifest's files."""
+    return _find_model(manifest, BACKENDS.get(backend)) is not None
+
+
 def _find_model(manifest: dict[str, Any], info: BackendInfo) -> str | None:
     """Relative path of the model file (or bundle directory) this backend loads."""
     files = [PurePosixPath(e["path"]) for e in manifest.get("files", [])]

@@ -158,9 +158,12 @@ def plan(steps: Sequence[str]) -> list[str]:
     return [name for name in STEPS.names() if name in wanted]
 
 
-def find_artifacts(root: str | Path) -> dict[str, Path]:
+def find_artifacts(root: str | Path, backend: str | None = None) -> dict[str, Path]:
     """Role -> artifact dir for every manifest under `root` (as `edgephoto convert --out` lays
-    them out: root/<model>/<target>-<precision>/). Float ONNX is preferred when several fit."""
+    them out: root/<model>/<target>-<precision>/). Float ONNX is preferred when several fit;
+    with `backend`, only artifacts holding a file that backend loads are considered."""
+    from edgephoto.runtime.artifact import loads
+
     root = Path(root)
     preference = {"onnx": 0, "tflite": 1, "openvino": 2, "coreml": 3}
     found: dict[str, tuple[tuple[int, int, str], Path]] = {}
@@ -168,6 +171,8 @@ def find_artifacts(root: str | Path) -> dict[str, Path]:
         try:
             manifest = read_manifest(manifest_path.parent)
         except EdgePhotoError:
+            continue
+        if backend is not None and not loads(manifest, backend):
             continue
         task = str(manifest.get("task", ""))
         role = f"upscale{manifest.get('scale', 1)}" if task == "upscale" else task

@@ -54,7 +54,7 @@ def _import() -> tuple[Any, str]:
 
         return interpreter, "tflite-runtime"
     except ImportError:
-        raise MissingExtraError("ai_edge_litert", "runtime", "the litert backend") from None
+        raise MissingExtraError("ai_edge_litert", "litert", "the litert backend") from None
 
 
 def _version(dist: str) -> str:
@@ -199,7 +199,7 @@ INFO = BACKENDS.add(
     BackendInfo(
         name="litert",
         engine_module="ai_edge_litert",
-        extra="runtime",
+        extra="litert",
         suffixes=(".tflite",),
         devices=("cpu", "gpu", "npu"),
         options=("threads", "delegate", "fallback"),

@@ -72,7 +72,7 @@ def _import() -> Any:
     try:
         import onnxruntime
     except ImportError:
-        raise MissingExtraError("onnxruntime", "runtime", "the onnxruntime backend") from None
+        raise MissingExtraError("onnxruntime", "onnxruntime", "the onnxruntime backend") from None
     return onnxruntime
 
 
@@ -172,7 +172,7 @@ INFO = BACKENDS.add(
     BackendInfo(
         name="onnxruntime",
         engine_module="onnxruntime",
-        extra="runtime",
+        extra="onnxruntime",
         suffixes=(".onnx",),
         devices=("cpu", "gpu", "npu"),
         options=("threads", "provider", "fallback"),

@@ -33,7 +33,7 @@ def _import() -> Any:
     try:
         import openvino
     except ImportError:
-        raise MissingExtraError("openvino", "runtime", "the openvino backend") from None
+        raise MissingExtraError("openvino", "openvino", "the openvino backend") from None
     return openvino
 
 
@@ -143,7 +143,7 @@ INFO = BACKENDS.add(
     BackendInfo(
         name="openvino",
         engine_module="openvino",
-        extra="runtime",
+        extra="openvino",
         suffixes=(".xml", ".onnx"),
         devices=("cpu", "gpu", "npu"),
         options=("threads", "inference_precision", "fallback"),
