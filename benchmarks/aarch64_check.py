@@ -6,7 +6,8 @@ run     : (host, and inside the emulated arm64 chroot) load every artifact under
           sha256 of every output, wall times, the modules that were imported, the installed
           distributions) and outputs-<label>.npz (task outputs + every raw engine output).
 compare : host vs aarch64 outputs -> benchmarks/results/aarch64_check.{json,md}, adding the
-          install facts scripts/aarch64_check.sh recorded (venv size, pip time, wheels taken).
+          install facts scripts/aarch64_check.sh recorded (venv size, pip time, wheels taken);
+          exits non-zero when any artifact differs beyond tolerance (or failed on one side).
 
 Emulated wall times are information only (QEMU user mode is ~150x slower), never a speed claim.
 
@@ -342,6 +343,9 @@ def main() -> None:
     else:
         report = compare(args.outputs, args.install, args.results)
         print(render(report))
+        if not report["all_within_tolerance"]:  # CI fails on a cross-architecture difference
+            failed = [r["case"] for r in report["rows"] if not r["ok"]]
+            sys.exit(f"aarch64 differs from the host beyond tolerance: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,10 @@
 #
 #   sudo scripts/aarch64_check.sh [ROOTFS]        (default /tmp/edgephoto-arm64)
 #
+# Exits non-zero when any raw engine output on aarch64 differs from the host's beyond tolerance
+# (benchmarks/aarch64_check.py compare). For CI: CONTROL_CPU= skips the control run,
+# RESULTS=DIR keeps the report out of the work tree, STEP_TIMEOUT bounds each emulated step.
+#
 # Steps (each skipped when already done, so re-running is cheap apart from the pip install):
 #   1. qemu-user-static, debootstrap, binfmt-support; binfmt_misc mounted, qemu-aarch64 enabled
 #   2. debootstrap arm64 bookworm minbase with python3, venv, pip, ca-certificates
@@ -26,17 +30,18 @@ set -euo pipefail
 
 ROOTFS=$(realpath -m "${1:-/tmp/edgephoto-arm64}")
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-HOST_PY=${HOST_PY:-/tmp/venv/bin/python}
+HOST_PY=${HOST_PY:-$REPO/.venv/bin/python}
 ART=${ART:-/tmp/arm-art}
 OUT=${OUT:-/tmp/arm-out}
 QEMU_CPU=${QEMU_CPU:-cortex-a76}
 CONTROL_CPU=${CONTROL_CPU-max}     # empty: skip the control run
 MIRROR=${MIRROR:-$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
-MODELS=(fastdepth selfie fsrcnn-x2)
+MODELS=(${MODELS:-fastdepth selfie fsrcnn-x2})
+RESULTS=${RESULTS:-$REPO/benchmarks/results}
+STEP_TIMEOUT=${STEP_TIMEOUT:-900}  # seconds per emulated step (install, run)
 WORK=/opt/edgephoto-check          # inside the rootfs
 export EDGEPHOTO_WEIGHTS_PATH=${EDGEPHOTO_WEIGHTS_PATH:-/work/shared/weights}
-export EDGEPHOTO_CACHE=${EDGEPHOTO_CACHE:-/tmp/zt/allcache}
 
 log() { printf '== %s\n' "$*" >&2; }
 [ "$(id -u)" = 0 ] || { echo "needs root (debootstrap, chroot, mounts)" >&2; exit 1; }
@@ -77,7 +82,7 @@ for ((i = 0; i < $(nproc); i++)); do
 done
 
 in_chroot() {  # run a bash script inside the rootfs, private mounts, ARM cpuinfo, chosen QEMU CPU
-  unshare --mount --propagation private bash -euc '
+  timeout --kill-after=20 "$STEP_TIMEOUT" unshare --mount --propagation private bash -euc '
     R=$1; shift
     mount -t proc proc "$R/proc"
     mount --bind "$R'"$WORK"'/cpuinfo" "$R/proc/cpuinfo"
@@ -146,4 +151,5 @@ if [ -n "$CONTROL_CPU" ]; then  # the trap, shown: same runs under QEMU's defaul
     log "control run under QEMU_CPU=$CONTROL_CPU failed (exit $?)"
   fi
 fi
-"$HOST_PY" "$REPO/benchmarks/aarch64_check.py" compare --outputs "$OUT" --install "$OUT/install.json"
+"$HOST_PY" "$REPO/benchmarks/aarch64_check.py" compare --outputs "$OUT" --install "$OUT/install.json" \
+  --results "$RESULTS"
