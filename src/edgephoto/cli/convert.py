@@ -23,7 +23,10 @@ def _parse_options(pairs: tuple[str, ...]) -> dict[str, str]:
 
 
 def _floats(text: str | None) -> tuple[float, ...] | None:
-    return tuple(float(x) for x in text.split(",")) if text else None
+    try:
+        return tuple(float(x) for x in text.split(",")) if text else None
+    except ValueError:
+        raise InvalidOptionError(f"expected comma-separated numbers, got '{text}'") from None
 
 
 @click.command("convert")
@@ -44,9 +47,13 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
               help="Local directory to look for zoo weights in (before any download).")
 @click.option("--task", help="User model: its task (upscale, segmentation, depth, matting, ...).")
 @click.option("--scale", type=int, help="User model: upscale factor.")
-@click.option("--input-shape", help="User model: fixed input shape, e.g. 1,128,128,3.")
+@click.option("--input-shape", help="User model: input shape, e.g. 1,128,128,3; -1 = any size.")
 @click.option("--mean", help="User model: normalisation mean(s) on 0-255 pixels.")
 @click.option("--std", help="User model: normalisation std(s) on 0-255 pixels.")
+@click.option("--color", type=click.Choice(["RGB", "BGR", "Y"]),
+              help="User model: colour space its input expects (default RGB; 1 channel = Y).")
+@click.option("--layout", type=click.Choice(["NHWC", "NCHW"]),
+              help="User model: input layout when the file does not make it clear.")
 @click.option("--outputs", "output_names", help="User model: comma-separated output tensor names.")
 @click.option("--config", "config", type=click.Path(path_type=Path, exists=True),
               help="User model: YAML with task/scale/input_shape/mean/std/color/layout/outputs.")
@@ -57,7 +64,8 @@ def command(
     float_edges: bool | None, max_drop: float | None, target_options: tuple[str, ...],
     accepted: tuple[str, ...], weights_dirs: tuple[Path, ...],
     task: str | None, scale: int | None, input_shape: str | None, mean: str | None,
-    std: str | None, output_names: str | None, config: Path | None, as_json: bool,
+    std: str | None, color: str | None, layout: str | None, output_names: str | None,
+    config: Path | None, as_json: bool,
 ) -> None:
     """Convert zoo models (--model NAME|all) or a model file (PATH) to deployable artifacts.
 
@@ -83,10 +91,11 @@ def command(
 
     jobs = []
     if path is not None:
-        from edgephoto.convert.user_model import UserModelOptions, spec_from_file
+        from edgephoto.convert.user_model import UserModelOptions, parse_shape, spec_from_file
 
         given = {"task": task, "scale": scale, "mean": _floats(mean), "std": _floats(std),
-                 "input_shape": tuple(int(x) for x in input_shape.split(",")) if input_shape else None,
+                 "color": color, "layout": layout,
+                 "input_shape": parse_shape(input_shape) if input_shape else None,
                  "outputs": tuple(n.strip() for n in output_names.split(",")) if output_names else None}
         if config is not None:
             user = UserModelOptions.from_yaml(config, **given)
