@@ -137,5 +137,8 @@ def command(
     if failed:  # one kind of failure keeps its own exit code; a mix is a conversion failure
         from edgephoto import errors
 
+        for r in failed:  # one line each on stderr, whatever stdout carries
+            reason = " ".join(str(r.error).split())
+            click.echo(f"error: {r.model} -> {r.target} ({r.precision}): {reason}", err=True)
         codes = {getattr(errors, r.error_type or "", errors.ConversionError).exit_code for r in failed}
         raise SystemExit(codes.pop() if len(codes) == 1 else errors.ConversionError.exit_code)

@@ -319,6 +319,8 @@ def spec_from_file(path: Path, options: UserModelOptions, *, probe: bool = True)
     if options.color not in ("RGB", "BGR", "Y"):
         raise InvalidOptionError(f"color '{options.color}': valid are RGB, BGR, Y")
     fmt = detect_format(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputFileError(path, "empty file")
     if fmt in INSPECTORS:
         inputs, outputs = _inspect(path, fmt)
         if options.outputs:  # the user names the outputs to keep (e.g. one of several heads)
@@ -329,6 +331,8 @@ def spec_from_file(path: Path, options: UserModelOptions, *, probe: bool = True)
         raise InvalidOptionError(
             f"{path.name}: a {fmt} model needs --input-shape and --outputs (names) to be given"
         )
+    if not inputs:
+        raise InputFileError(path, "the model declares no inputs")
     if len(inputs) != 1:
         raise InvalidOptionError(f"{path.name}: {len(inputs)} inputs; only single-image models convert")
     if not outputs:

@@ -1,0 +1,179 @@
+"""Malformed users' models never crash: every mutant converts or exits 4/5 with one line.
+
+Per source format, a tiny model built here is mutated deterministically (truncations, byte
+flips, JSON field deletions) and converted in-process to the cheapest target (onnx).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from cli_runner import run
+
+MUTANTS = 50
+ALLOWED = {0, 4, 5}
+
+
+def byte_mutants(data: bytes, seed: int) -> list[bytes]:
+    """Truncations, byte flips and a few whole-file oddities, the same on every run."""
+    rng = np.random.default_rng(seed)
+    out = [b"", data[:1], data[:16], b"\0" * len(data), data + data[: len(data) // 3]]
+    for cut in np.linspace(0.05, 0.98, 20):
+        out.append(data[: int(len(data) * cut)])
+    while len(out) < MUTANTS:
+        mutant = bytearray(data)
+        for pos in rng.integers(0, len(data), size=int(rng.integers(1, 9))):
+            mutant[pos] ^= int(rng.integers(1, 256))
+        out.append(bytes(mutant))
+    return out[:MUTANTS]
+
+
+def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.append((*prefix, key))
+            found.extend(_paths(item, (*prefix, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value[:4]):
+            found.append((*prefix, index))
+            found.extend(_paths(item, (*prefix, index)))
+    return found
+
+
+def json_mutants(text: str, seed: int) -> list[str]:
+    """Field deletions, values swapped for the wrong type, and truncations of model.json."""
+    rng = np.random.default_rng(seed)
+    model = json.loads(text)
+    paths = _paths(model)
+    out = [text[: int(len(text) * f)] for f in (0.0, 0.1, 0.5, 0.9, 0.99)] + ["[]", "null", "{}"]
+    while len(out) < MUTANTS:
+        mutant = json.loads(text)
+        path = paths[int(rng.integers(len(paths)))]
+        parent = mutant
+        for key in path[:-1]:
+            parent = parent[key]
+        if rng.random() < 0.6:
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = [None, "x", -1, 1e9, {}, []][int(rng.integers(6))]
+        out.append(json.dumps(mutant))
+    return out[:MUTANTS]
+
+
+def check(code: int, err: str, out_dir: Path, label: str) -> None:
+    assert code in ALLOWED, f"{label}: exit {code}: {err}"
+    assert "Traceback" not in err, f"{label}: {err}"
+    if code:
+        lines = [line for line in err.splitlines() if line.startswith("error:")]
+        assert len(lines) == 1, f"{label}: {err!r}"
+        assert not any(out_dir.rglob("*")), f"{label}: left {list(out_dir.rglob('*'))}"
+
+
+def fuzz(write: Callable[[Path, bytes], Path], data: bytes, argv: list[str], tmp_path: Path,
+         capsys: pytest.CaptureFixture[str], seed: int) -> dict[int, int]:
+    codes: dict[int, int] = {}
+    for index, mutant in enumerate(byte_mutants(data, seed)):
+        work = tmp_path / f"m{index}"
+        work.mkdir()
+        model = write(work, mutant)
+        out_dir = work / "out"
+        code, _, err = run(["convert", str(model), *argv, "--target", "onnx", "--out", str(out_dir)], capsys)
+        check(code, err, out_dir, f"mutant {index}")
+        codes[code] = codes.get(code, 0) + 1
+        shutil.rmtree(work)
+    return codes
+
+
+def test_onnx_mutants(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from test_user_models import tiny_upscaler_onnx
+
+    data = tiny_upscaler_onnx(tmp_path / "seed.onnx").read_bytes()
+
+    def write(work: Path, mutant: bytes) -> Path:
+        (work / "up.onnx").write_bytes(mutant)
+        return work / "up.onnx"
+
+    codes = fuzz(write, data, ["--task", "upscale"], tmp_path, capsys, seed=1)
+    assert codes.get(0) and (codes.get(4) or codes.get(5)), codes
+
+
+def tiny_frozen_pb() -> bytes:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(2)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, None, name="image")  # unknown rank, as FSRCNN
+        w = tf.constant(rng.normal(0, 0.3, (3, 3, 1, 4)).astype(np.float32))
+        y = tf.nn.depth_to_space(tf.nn.conv2d(x, w, 1, "SAME"), 2)
+        tf.identity(y, name="out")
+    return graph.as_graph_def().SerializeToString()
+
+
+def test_frozen_pb_mutants(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def write(work: Path, mutant: bytes) -> Path:
+        (work / "sr.pb").write_bytes(mutant)
+        return work / "sr.pb"
+
+    codes = fuzz(write, tiny_frozen_pb(), ["--task", "upscale", "--input-shape", "1,16,16,1"],
+                 tmp_path, capsys, seed=2)
+    assert codes.get(4), codes
+
+
+def tiny_tflite() -> bytes:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    w = tf.constant(rng.normal(0, 0.3, (3, 3, 3, 12)).astype(np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 16, 16, 3], tf.float32, name="image")])
+    def up(x: Any) -> Any:
+        return tf.nn.depth_to_space(tf.nn.conv2d(x, w, 1, "SAME"), 2)
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([up.get_concrete_function()], up)
+    return bytes(converter.convert())
+
+
+def test_tflite_mutants(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def write(work: Path, mutant: bytes) -> Path:
+        (work / "sr.tflite").write_bytes(mutant)
+        return work / "sr.tflite"
+
+    codes = fuzz(write, tiny_tflite(), ["--task", "upscale"], tmp_path, capsys, seed=3)
+    assert codes.get(4), codes
+
+
+def test_tfjs_json_and_bin_mutants(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from test_tfjs import layers_weights, tiny_keras, write_tfjs
+
+    keras = tiny_keras()
+    topology = json.loads(keras.to_json())
+    seed_json = write_tfjs(tmp_path / "seed", topology, "layers-model", layers_weights(keras), shards=1)
+    text, shard = seed_json.read_text(), (seed_json.parent / "group1-shard1of1.bin").read_bytes()
+    argv = ["--task", "upscale", "--input-shape", "1,8,8,3"]
+    codes: dict[int, int] = {}
+    for index, mutant in enumerate(json_mutants(text, seed=4)):
+        work = tmp_path / f"j{index}"
+        shutil.copytree(seed_json.parent, work)
+        (work / "model.json").write_text(mutant)
+        code, _, err = run(["convert", str(work / "model.json"), *argv, "--target", "onnx",
+                            "--out", str(work / "out")], capsys)
+        check(code, err, work / "out", f"json mutant {index}")
+        codes[code] = codes.get(code, 0) + 1
+        shutil.rmtree(work)
+
+    def write(work: Path, mutant: bytes) -> Path:
+        (work / "model.json").write_text(text)
+        (work / "group1-shard1of1.bin").write_bytes(mutant)
+        return work / "model.json"
+
+    for code, count in fuzz(write, shard, argv, tmp_path / "bin", capsys, seed=5).items():
+        codes[code] = codes.get(code, 0) + count
+    assert codes.get(4), codes
