@@ -208,3 +208,15 @@ def test_real_faces_and_upscale(tmp_path: Path, real_resolver: object) -> None:
         plain.append(psnr_y(hr, bicubic, 2))
     assert np.mean(plain) == pytest.approx(33.67, abs=0.05)
     assert np.mean(ours) > 34.85 - 0.1, (np.mean(ours), ours)
+
+
+def test_find_artifacts_for_a_backend_keeps_what_it_loads(tmp_path: Path) -> None:
+    for target, name in (("onnx", "m.onnx"), ("tflite", "m.tflite"), ("openvino", "m.xml")):
+        d = tmp_path / "fastdepth" / f"{target}-fp32"
+        d.mkdir(parents=True)
+        (d / "manifest.json").write_text(json.dumps(
+            {"model": "fastdepth", "task": "depth", "target": target, "precision": "fp32",
+             "files": [{"path": name, "sha256": "0"}]}))
+    for backend, target in (("onnxruntime", "onnx"), ("litert", "tflite"), ("openvino", "openvino")):
+        assert find_artifacts(tmp_path, backend) == {"depth": tmp_path / "fastdepth" / f"{target}-fp32"}
+    assert find_artifacts(tmp_path) == {"depth": tmp_path / "fastdepth" / "onnx-fp32"}

@@ -7,6 +7,7 @@ place `run` touches the converter, so the runtime itself never imports it.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ DEFAULT_MODELS = {
 # What `edgephoto run --out DIR` does with no --steps: every photo step and every effect the
 # permissive zoo models support (matting falls back to the refined segmentation mask).
 DEFAULT_STEPS = ("exif", "denoise", "wb", "tone", "depth", "segment", "remove-bg", "bokeh", "faces", "upscale2")
+# what converting the default zoo models needs (all in the convert extra)
+CONVERT_MODULES = ("onnx", "tensorflow", "tf_keras")
 BACKEND_TARGET = {"onnxruntime": "onnx", "litert": "tflite", "openvino": "openvino", "coreml": "coreml"}
 
 
@@ -51,14 +54,14 @@ def build_missing_artifact(role: str, backend: str | None, cache: Path, progress
     model = DEFAULT_MODELS.get(role)
     if model is None:
         return None
-    try:
-        from edgephoto.convert.api import convert_model
-        from edgephoto.convert.targets import parse_targets
-    except ImportError as exc:  # a runtime-only install: say what is missing and the way round
-        raise MissingExtraError(
-            exc.name or "edgephoto.convert", "convert",
-            f"building the missing {role} artifact; or pass --artifacts DIR (or --no-build)",
-        ) from None
+    for module in CONVERT_MODULES:  # a runtime-only install: say what is missing and the way round
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtraError(
+                module, "convert",
+                f"building the missing {role} artifact; or pass --artifacts DIR made by `edgephoto convert`",
+            )
+    from edgephoto.convert.api import convert_model
+    from edgephoto.convert.targets import parse_targets
     from edgephoto.zoo import get_model
     from edgephoto.zoo.weights import resolve
 

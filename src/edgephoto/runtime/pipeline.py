@@ -161,12 +161,13 @@ def plan(steps: Sequence[str]) -> list[str]:
 def find_artifacts(root: str | Path, backend: str | None = None) -> dict[str, Path]:
     """Role -> artifact dir for every manifest under `root` (as `edgephoto convert --out` lays
     them out: root/<model>/<target>-<precision>/). Float ONNX is preferred when several fit;
-    with `backend`, only artifacts holding a file that backend loads are considered."""
-    from edgephoto.runtime.artifact import loads
+    with `backend`, only artifacts holding a file it loads, its own target first (OpenVINO also
+    reads .onnx, but runs its own IR)."""
+    from edgephoto.runtime.artifact import DEFAULT_BACKEND, loads
 
     root = Path(root)
     preference = {"onnx": 0, "tflite": 1, "openvino": 2, "coreml": 3}
-    found: dict[str, tuple[tuple[int, int, str], Path]] = {}
+    found: dict[str, tuple[tuple[int, int, int, str], Path]] = {}
     for manifest_path in sorted(root.glob(f"*/*/{MANIFEST_NAME}")) + sorted(root.glob(f"*/{MANIFEST_NAME}")):
         try:
             manifest = read_manifest(manifest_path.parent)
@@ -176,7 +177,9 @@ def find_artifacts(root: str | Path, backend: str | None = None) -> dict[str, Pa
             continue
         task = str(manifest.get("task", ""))
         role = f"upscale{manifest.get('scale', 1)}" if task == "upscale" else task
-        rank = (preference.get(str(manifest.get("target")), 9), 0 if manifest.get("precision") == "fp32" else 1,
+        target = str(manifest.get("target"))
+        own = 0 if backend is None or DEFAULT_BACKEND.get(target) == backend else 1
+        rank = (own, preference.get(target, 9), 0 if manifest.get("precision") == "fp32" else 1,
                 str(manifest_path))
         if role not in found or rank < found[role][0]:
             found[role] = (rank, manifest_path.parent)
