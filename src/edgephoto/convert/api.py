@@ -196,6 +196,9 @@ def _numeric_parity(work: _ModelWork, fmt: str) -> dict[str, Any]:
     return parity.compare(spec, run_source, run_other, parity.parity_inputs(spec))
 
 
+TENSORFLOW_SOURCES = ("frozen_pb", "savedmodel", "keras", "tfjs_graph", "tfjs_layers")
+
+
 def _run_parity(work: _ModelWork, target: TargetInfo, artifact: Path) -> dict[str, Any]:
     spec = work.spec
     if target.parity_backend is None:
@@ -225,6 +228,14 @@ def _run_parity(work: _ModelWork, target: TargetInfo, artifact: Path) -> dict[st
 
         numbers = parity.compare(spec, source_run, run_artifact, parity.parity_inputs(spec))
         numbers["backend"] = backend.describe()
+        if spec.source_format in TENSORFLOW_SOURCES:
+            from edgephoto.convert.sources.tensorflow import onednn_rewrites_on
+
+            # see convert/__init__.py: only a host that imported TensorFlow first can get True
+            numbers["reference_onednn_rewrites"] = onednn_rewrites_on()
+            if numbers["reference_onednn_rewrites"]:
+                work.notes.append("parity reference ran TensorFlow's oneDNN fused kernels (TensorFlow "
+                                  "was imported before edgephoto.convert): CPU-dependent numerics")
         numbers["io_names"] = {"inputs": in_map, "outputs": out_map}
     finally:
         backend.close()

@@ -146,13 +146,22 @@ def gate(spec: ModelSpec, target: str, result: dict[str, Any]) -> None:
     """Raise ParityError with the numbers when any output is out of tolerance."""
     tolerance = tolerance_for(spec)
     for name, numbers in result["outputs"].items():
-        ok = tolerance.passes(numbers["metric"])
-        if tolerance.max_abs is not None:
-            ok = ok and numbers["max_abs"] <= tolerance.max_abs
-        if not ok:
+        failed = failed_bounds(tolerance, numbers)
+        if failed:
             raise ParityError(
-                f"{spec.name} -> {target}: output '{name}' out of tolerance: "
-                f"{tolerance.metric}={numbers['metric']:.6g} (bound {tolerance.bound}), "
-                f"max_abs={numbers['max_abs']:.3g}, mean_abs={numbers['mean_abs']:.3g}",
+                f"{spec.name} -> {target}: output '{name}' out of tolerance: {'; '.join(failed)} "
+                f"({tolerance.metric}={numbers['metric']:.6g}, max_abs={numbers['max_abs']:.3g}, "
+                f"mean_abs={numbers['mean_abs']:.3g})",
                 numbers,
             )
+
+
+def failed_bounds(tolerance: Tolerance, numbers: dict[str, float]) -> list[str]:
+    """Each bound this output breaks, as 'what=value, bound B' (empty when it passes)."""
+    failed = []
+    if not tolerance.passes(numbers["metric"]):
+        side = ">=" if tolerance.higher_is_better else "<="
+        failed.append(f"{tolerance.metric}={numbers['metric']:.6g} is not {side} {tolerance.bound}")
+    if tolerance.max_abs is not None and numbers["max_abs"] > tolerance.max_abs:
+        failed.append(f"max_abs={numbers['max_abs']:.3g} is over {tolerance.max_abs}")
+    return failed

@@ -36,6 +36,21 @@ def import_tf() -> Any:
     return tf
 
 
+def onednn_rewrites_on() -> bool:
+    """Whether this process's TensorFlow runs oneDNN's fused kernels (CPU-dependent numerics).
+
+    False whenever edgephoto.convert was imported before TensorFlow; True only when the host
+    program imported TensorFlow first with TF_ENABLE_ONEDNN_OPTS unset on a VNNI/BF16/AMX CPU.
+    """
+    tf = import_tf()
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # type: ignore[import-untyped]
+    except ImportError:  # a TensorFlow without the probe: it follows the variable it read
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0"
+    del tf
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def import_tf_keras() -> Any:
     try:
         import tf_keras  # type: ignore[import-untyped]
