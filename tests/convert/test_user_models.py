@@ -44,7 +44,7 @@ def tiny_upscaler_onnx(path: Path) -> Path:
 def test_user_onnx_to_tflite_and_openvino(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = tiny_upscaler_onnx(tmp_path / "my_upscaler.onnx")
     main(["convert", str(model), "--task", "upscale", "--scale", "2", "--target",
-          "onnx,tflite,openvino", "--out", str(tmp_path / "out"), "--json"])
+          "onnx,tflite,openvino", "--out", str(tmp_path / "out"), "--json", "--no-sanity"])
     rows = json.loads(capsys.readouterr().out)
     assert [r["ok"] for r in rows] == [True, True, True], [r["error"] for r in rows]
     manifest = json.loads((Path(rows[1]["path"]) / "manifest.json").read_text())
@@ -68,7 +68,7 @@ def test_user_yaml_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     model = tiny_upscaler_onnx(tmp_path / "up.onnx")
     config = tmp_path / "up.yaml"
     config.write_text("task: upscale\nscale: 2\nmean: [0]\nstd: [255]\n")
-    main(["convert", str(model), "--config", str(config), "--target", "onnx",
+    main(["convert", str(model), "--config", str(config), "--target", "onnx", "--no-sanity",
           "--out", str(tmp_path / "o"), "--json"])
     (row,) = json.loads(capsys.readouterr().out)
     manifest = json.loads((Path(row["path"]) / "manifest.json").read_text())
@@ -80,7 +80,7 @@ def test_bad_yaml_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     config = tmp_path / "up.yaml"
     config.write_text("task: upscale\nscael: 2\n")
     with pytest.raises(SystemExit) as info:
-        main(["convert", str(model), "--config", str(config), "--target", "onnx",
+        main(["convert", str(model), "--config", str(config), "--target", "onnx", "--no-sanity",
               "--out", str(tmp_path / "o")])
     assert info.value.code == 2 and "unknown keys ['scael']" in capsys.readouterr().err
 

@@ -29,6 +29,24 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
         raise InvalidOptionError(f"expected comma-separated numbers, got '{text}'") from None
 
 
+def _check_sanity(results: list, backends: dict[str, str | None]) -> None:
+    """Run each fp32 user artifact through the runtime on real photos; an insane one is removed."""
+    import shutil
+
+    from edgephoto.convert.user_check import check_artifact
+    from edgephoto.errors import EdgePhotoError
+
+    for r in results:
+        backend = backends.get(r.target)
+        if not r.ok or backend is None or r.precision != "fp32":
+            continue
+        try:
+            r.parity = {**r.parity, "sanity": check_artifact(Path(r.path), backend)}
+        except EdgePhotoError as exc:
+            shutil.rmtree(str(r.path), ignore_errors=True)
+            r.ok, r.error, r.error_type, r.path = False, str(exc), type(exc).__name__, None
+
+
 @click.command("convert")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--model", "-m", "model_name", help="Zoo model name, or 'all' (permissive models).")
@@ -57,6 +75,8 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 @click.option("--outputs", "output_names", help="User model: comma-separated output tensor names.")
 @click.option("--config", "config", type=click.Path(path_type=Path, exists=True),
               help="User model: YAML with task/scale/input_shape/mean/std/color/layout/outputs.")
+@click.option("--sanity/--no-sanity", default=True, show_default=True,
+              help="User model: run each artifact on real photos and check its task metric.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per artifact.")
 def command(
     path: Path | None, model_name: str | None, targets: str, out_dir: Path, precisions: str,
@@ -65,7 +85,7 @@ def command(
     accepted: tuple[str, ...], weights_dirs: tuple[Path, ...],
     task: str | None, scale: int | None, input_shape: str | None, mean: str | None,
     std: str | None, color: str | None, layout: str | None, output_names: str | None,
-    config: Path | None, as_json: bool,
+    config: Path | None, sanity: bool, as_json: bool,
 ) -> None:
     """Convert zoo models (--model NAME|all) or a model file (PATH) to deployable artifacts.
 
@@ -120,6 +140,8 @@ def command(
         for spec, source in jobs:
             results.extend(convert_model(spec, source, chosen, out_dir, precisions=precision_list,
                                          options={**options, **quantizing}, progress=progress))
+    if path is not None and sanity:
+        _check_sanity(results, {t.name: t.parity_backend for t in chosen})
     if as_json:
         emit_json([r.to_dict() for r in results])
     else:

@@ -1,0 +1,92 @@
+"""After a user's model converts, run the artifact through edgephoto.runtime on real photos and
+check its task metric is sane: an upscaler must beat bicubic, a segmenter must find something.
+
+Only the runtime runs here (the artifact as a user would run it); the numbers go into the
+artifact's manifest under "sanity", and an insane result is a ConversionError naming them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgephoto.errors import ConversionError
+
+CROP = 192  # divisible by every scale 2, 3, 4
+
+
+def sample_photos() -> list[np.ndarray]:
+    from PIL import Image
+
+    photos = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "data").glob("*.jpg")):
+        with Image.open(path) as image:
+            rgb = np.asarray(image.convert("RGB"))
+        top, left = (rgb.shape[0] - CROP) // 2, (rgb.shape[1] - CROP) // 2
+        photos.append(np.ascontiguousarray(rgb[top : top + CROP, left : left + CROP]))
+    return photos
+
+
+def _upscale_numbers(backend: Any, manifest: dict[str, Any], photos: list[np.ndarray]) -> dict[str, Any]:
+    from PIL import Image
+
+    from edgephoto.metrics import psnr_y
+    from edgephoto.runtime.tasks.upscale import upscale
+
+    s = int(manifest["scale"])
+    model, bicubic = [], []
+    for hr in photos:
+        small = (hr.shape[1] // s, hr.shape[0] // s)
+        lr = np.asarray(Image.fromarray(hr).resize(small, Image.Resampling.BICUBIC))
+        base = np.asarray(Image.fromarray(lr).resize(hr.shape[1::-1], Image.Resampling.BICUBIC))
+        out = upscale(backend, manifest, lr)
+        model.append(psnr_y(hr, out, s))
+        bicubic.append(psnr_y(hr, base, s))
+    numbers = {"metric": "psnr_y", "photos": len(photos), "model": float(np.mean(model)),
+               "bicubic": float(np.mean(bicubic))}
+    numbers["sane"] = bool(np.isfinite(numbers["model"]) and numbers["model"] > numbers["bicubic"])
+    numbers["rule"] = "mean PSNR-Y on the sample photos beats bicubic"
+    return numbers
+
+
+def _segmentation_numbers(backend: Any, manifest: dict[str, Any], photos: list[np.ndarray]) -> dict[str, Any]:
+    from edgephoto.runtime.tasks.segmentation import segment
+
+    covered = []
+    for rgb in photos:
+        mask = segment(backend, manifest, rgb, refine=False)
+        covered.append(float(np.mean(mask > 0.5)) if np.all(np.isfinite(mask)) else float("nan"))
+    numbers = {"metric": "foreground_fraction", "photos": len(photos), "per_photo": covered}
+    numbers["sane"] = bool(all(np.isfinite(covered)) and 0.0 < max(covered) and min(covered) < 1.0)
+    numbers["rule"] = "the mask is finite, not all background and not all foreground"
+    return numbers
+
+
+CHECKS = {"upscale": _upscale_numbers, "segmentation": _segmentation_numbers, "matting": _segmentation_numbers}
+
+
+def check_artifact(artifact_dir: Path, backend_name: str) -> dict[str, Any]:
+    """Sanity numbers for one installed artifact, written into its manifest; raises if insane."""
+    from edgephoto.manifest import read_manifest, write_manifest
+    from edgephoto.runtime.backends.base import load_backend
+
+    manifest = read_manifest(artifact_dir)
+    check = CHECKS.get(manifest["task"])
+    if check is None:
+        numbers: dict[str, Any] = {"checked": False, "why": f"no sanity rule for task {manifest['task']}"}
+    else:
+        model = artifact_dir / manifest["files"][0]["path"]
+        backend = load_backend(backend_name, model, device="cpu")
+        try:
+            numbers = {"backend": backend_name, **check(backend, manifest, sample_photos())}
+        finally:
+            backend.close()
+    manifest["sanity"] = numbers
+    write_manifest(artifact_dir, manifest)
+    if numbers.get("sane") is False:
+        shown = {k: v for k, v in numbers.items() if k not in ("rule", "backend")}
+        raise ConversionError(f"{manifest['model']} ({manifest['target']}) fails the {manifest['task']} "
+                              f"sanity check ({numbers['rule']}): {shown}; check --mean/--std/--color")
+    return numbers
