@@ -40,8 +40,12 @@ RESULTS = ROOT / "benchmarks" / "results"
 FORBIDDEN = ("tensorflow", "torch", "coremltools", "onnx", "tf_keras", "keras", "nncf", "jax")
 PHOTO = "astronaut"
 CONTROL = "aarch64-qemu-max"  # label of the optional run under QEMU's default CPU
-# float outputs: |diff| <= FLOAT_TOL; integer engine outputs: <= 1 quantization step
-FLOAT_TOL = 1e-5
+# Raw engine outputs, aarch64 vs the same engine on the host. Float: |diff| <= FLOAT_TOL (fp32
+# kernels differ across ISAs: measured <= 2.1e-4 on the selfie mask logits under cortex-a76; the
+# `max` CPU trap gave 5e-3). Integer: <= INT_TOL_STEPS quantization steps (the host's own three
+# engines already differ by 4 steps on FastDepth's uint8 output; the trap gave 107).
+FLOAT_TOL = 1e-3
+INT_TOL_STEPS = 4
 
 
 def _sha(array: np.ndarray) -> str:
@@ -183,7 +187,7 @@ def _agreement(key: str, host: dict[str, Any], arm: dict[str, Any], npz_h: Any, 
     others = sorted(n.rsplit("/", 1)[0] for n in npz_h.files
                     if n.startswith(f"{model}/") and n.endswith("/output") and not n.startswith(f"{key}/"))
     out_h, out_a = npz_h[f"{key}/output"], npz_a[f"{key}/output"]
-    tolerance = 1.0 if integer else FLOAT_TOL
+    tolerance = float(INT_TOL_STEPS) if integer else FLOAT_TOL
     return {
         "case": key, "model": host["model"], "target": host["target"], "task": host["task"],
         "backend": host["backend"]["backend"], "precision_hint": arm["backend"]["precision_hint"],
@@ -237,7 +241,7 @@ def compare(outputs: Path, install: Path | None, results: Path) -> dict[str, Any
     report = {
         "what": "edgephoto[runtime] alone on emulated aarch64 (Debian bookworm arm64, qemu-user), "
                 "same artifacts and photo as the host; emulated times are information only",
-        "photo": host["photo"], "float_tolerance": FLOAT_TOL, "integer_tolerance_steps": 1,
+        "photo": host["photo"], "float_tolerance": FLOAT_TOL, "integer_tolerance_steps": INT_TOL_STEPS,
         "host": {k: host[k] for k in ("platform", "imported_forbidden")},
         "aarch64": {k: arm[k] for k in ("platform", "imported_forbidden", "installed_forbidden",
                                          "distributions")},
@@ -283,7 +287,7 @@ def render(report: dict[str, Any]) -> str:
         f"{', '.join(arm['imported_forbidden']) or 'none'}; installed in the venv: "
         f"{', '.join(arm['installed_forbidden']) or 'none'}",
         f"- raw engine outputs within tolerance of the same engine on the host (float "
-        f"{report['float_tolerance']}, integer {report['integer_tolerance_steps']} step) for every "
+        f"{report['float_tolerance']}, integer {report['integer_tolerance_steps']} steps) for every "
         f"artifact: {'yes' if report['all_within_tolerance'] else 'no (see the rows)'}", "",
         "| model | target | backend | raw outputs (calls, dtype) | raw bit-identical | raw max abs diff "
         "| within tol. | host's other engines vs this one (host) | this one on aarch64 vs host's other engines "
