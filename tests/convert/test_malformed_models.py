@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from cli_runner import run
 
 MUTANTS = 50
