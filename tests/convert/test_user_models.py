@@ -107,3 +107,31 @@ def test_missing_extra_is_named(tmp_path: Path) -> None:
     assert done.returncode == 3, done.stderr
     (row,) = json.loads(done.stdout)
     assert row["error_type"] == "MissingExtraError" and "edgephoto[convert]" in row["error"]
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("shape", [None, "1,-1,-1,1"])
+def test_unknown_rank_frozen_graph_needs_no_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  shape: str | None) -> None:
+    """FSRCNN's placeholder has no rank: its first conv gives the channels, the probe the scale,
+    and the artifact, run by the runtime, beats bicubic on the sample photos."""
+    pb = SHARED / "weights" / "upscale" / "FSRCNN_x3.pb"
+    extra = ["--input-shape", shape] if shape else []
+    main(["convert", str(pb), "--task", "upscale", "--std", "255", *extra, "--target", "onnx",
+          "--out", str(tmp_path), "--json"])
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["ok"], row["error"]
+    manifest = json.loads((Path(row["path"]) / "manifest.json").read_text())
+    assert manifest["scale"] == 3 and manifest["inputs"][0]["shape"] == [1, 128, 128, 1]
+    assert manifest["outputs"][0]["layout"] == "NCHW" and manifest["outputs"][0]["shape"] == [1, 1, 384, 384]
+    assert manifest["sanity"]["model"] > manifest["sanity"]["bicubic"]
+
+
+def test_malformed_tfjs_json_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "model.json"
+    bad.write_text(json.dumps({"format": "layers-model", "modelTopology": {}}))
+    from cli_runner import run
+
+    code, _, err = run(["convert", str(bad), "--task", "upscale", "--target", "onnx",
+                        "--out", str(tmp_path / "o")], capsys)
+    assert code == 4 and err.count("\n") == 1 and "model_config" in err, err

@@ -157,6 +157,23 @@ def _model_config(model_json: Path, model: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def _check_references(model_json: Path, config: Any) -> None:
+    """Every inbound reference names a layer and one of its nodes: tf_keras loops forever on a
+    topology that waits for a node nothing makes."""
+    try:
+        layers = config["config"]["layers"]
+        nodes = {layer["name"]: max(1, len(layer.get("inbound_nodes") or [])) for layer in layers}
+        refs = [ref for layer in layers for node in layer.get("inbound_nodes") or []
+                for ref in (node if isinstance(node, list) else [])]
+        refs += list(config["config"]["input_layers"]) + list(config["config"]["output_layers"])
+        bad = [ref for ref in refs if not isinstance(ref, list) or len(ref) < 2
+               or ref[0] not in nodes or not isinstance(ref[1], int) or not 0 <= ref[1] < nodes[ref[0]]]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InputFileError(model_json, f"malformed layers topology ({type(exc).__name__}: {exc})") from None
+    if bad:
+        raise InputFileError(model_json, f"topology refers to missing layers or nodes: {bad[:3]}")
+
+
 def load_layers_model(model_json: Path) -> Any:
     """A tf_keras model with every weight set by name from the shards."""
     keras = import_tf_keras()
@@ -164,6 +181,7 @@ def load_layers_model(model_json: Path) -> Any:
     if model.get("format", "layers-model") != "layers-model":
         raise InputFileError(model_json, f"format is {model.get('format')}, not layers-model")
     config = _model_config(model_json, model)
+    _check_references(model_json, config)
     weights = read_weights(model_json, model)
     try:
         with warnings.catch_warnings():  # unseeded-initializer noise; weights are set below
