@@ -57,7 +57,7 @@ def test_user_onnx_to_tflite_and_openvino(tmp_path: Path, capsys: pytest.Capture
 @pytest.mark.real
 def test_user_frozen_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pb = SHARED / "weights" / "upscale" / "FSRCNN-small_x2.pb"
-    main(["convert", str(pb), "--task", "upscale", "--scale", "2", "--input-shape", "1,64,64,1",
+    main(["convert", str(pb), "--task", "upscale", "--scale", "2", "--input-shape", "1,64,64,1", "--std", "255",
           "--outputs", "NHWC_output", "--target", "tflite", "--out", str(tmp_path), "--json"])
     (row,) = json.loads(capsys.readouterr().out)
     assert row["ok"], row["error"]
