@@ -83,7 +83,8 @@ def upscale(
     """
     facts = ModelFacts.load(facts)
     s = facts.scale
-    overlap = 2 * facts.overlap if overlap is None else overlap
+    if overlap is None:  # a small tile (users' models: 32 px) cannot share twice a 16 px overlap
+        overlap = min(2 * facts.overlap, facts.tile // 2) if facts.tile else 2 * facts.overlap
     tile = tile_size(facts, batch=batch, budget_bytes=budget_bytes, overlap=overlap)
     margin = margin_for(facts.receptive_field, overlap)
     out_norm = facts.output().normalization
