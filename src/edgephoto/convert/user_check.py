@@ -18,12 +18,12 @@ CROP = 192  # divisible by every scale 2, 3, 4
 
 
 def sample_photos() -> list[np.ndarray]:
-    from PIL import Image
+    """Centre crops of the built-in photos, read the way the runtime reads every photo."""
+    from edgephoto.runtime.image_io import SAMPLES, load_sample
 
     photos = []
-    for path in sorted((Path(__file__).resolve().parents[1] / "data").glob("*.jpg")):
-        with Image.open(path) as image:
-            rgb = np.asarray(image.convert("RGB"))
+    for name in sorted(SAMPLES):
+        rgb = load_sample(name).rgb
         top, left = (rgb.shape[0] - CROP) // 2, (rgb.shape[1] - CROP) // 2
         photos.append(np.ascontiguousarray(rgb[top : top + CROP, left : left + CROP]))
     return photos
