@@ -6,8 +6,23 @@ and an exit code, so the CLI can map every failure to a distinct, documented sta
 
 from __future__ import annotations
 
+import difflib
+import importlib
 from collections.abc import Iterable, Sequence
+from types import ModuleType
 from typing import Any
+
+
+def nearest(name: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """The valid name closest to a mistyped one, or None when nothing is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def did_you_mean(name: str, choices: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """The " Did you mean 'x'?" that refusals append, or an empty string."""
+    close = nearest(name, choices, cutoff=cutoff)
+    return f" Did you mean '{close}'?" if close else ""
 
 
 class EdgePhotoError(Exception):
@@ -22,12 +37,9 @@ class UnknownNameError(EdgePhotoError, KeyError):
     exit_code = 2
 
     def __init__(self, kind: str, name: str, choices: Iterable[str]) -> None:
-        import difflib
-
         self.kind, self.name, self.choices = kind, name, sorted(choices)
-        close = difflib.get_close_matches(name, self.choices, n=1, cutoff=0.5)
-        self.suggestion = close[0] if close else None
-        hint = f" Did you mean '{self.suggestion}'?" if self.suggestion else ""
+        self.suggestion = nearest(name, self.choices, cutoff=0.5)
+        hint = did_you_mean(name, self.choices, cutoff=0.5)
         super().__init__(f"unknown {kind} '{name}'.{hint} Valid: {', '.join(self.choices)}")
 
     def __str__(self) -> str:  # KeyError quotes its message otherwise
@@ -51,6 +63,26 @@ class MissingExtraError(EdgePhotoError, ImportError):
         super().__init__(
             f"'{module}' is not installed{what}: pip install 'edgephoto[{extra}]'"
         )
+
+
+def require(module: str, extra: str, what: str = "", *, alternatives: Sequence[str] = ()) -> ModuleType:
+    """Import an optional dependency, or raise MissingExtraError naming the extra to install.
+
+    Call it inside the function that needs the module, so importing edgephoto stays light.
+    `alternatives` are tried in order when `module` is missing (an older package of the same
+    engine). The error names the package that is really missing: a dependency of `module` may
+    be the one.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        for other in alternatives:
+            try:
+                return importlib.import_module(other)
+            except ImportError:
+                continue
+        missing = (exc.name or module).split(".")[0]
+        raise MissingExtraError(missing, extra, what) from exc
 
 
 class InputFileError(EdgePhotoError, ValueError):

@@ -6,26 +6,15 @@ never runs a tampered or truncated artifact.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from edgephoto.errors import HashMismatchError, InputFileError
-from edgephoto.files import give_umask_mode
+from edgephoto.files import sha256_file, write_bytes_atomic
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_entries(root: Path, paths: list[Path]) -> list[dict[str, Any]]:
@@ -46,17 +35,7 @@ def file_entries(root: Path, paths: list[Path]) -> list[dict[str, Any]]:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to a temp file in the same directory, then rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        give_umask_mode(fd)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=False, default=str)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=False, default=str) + "\n").encode())
 
 
 def write_manifest(artifact_dir: Path, manifest: dict[str, Any]) -> Path:

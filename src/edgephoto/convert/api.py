@@ -24,7 +24,7 @@ from edgephoto import __version__
 from edgephoto.convert import graph, parity
 from edgephoto.convert.targets import TargetInfo, check_precision
 from edgephoto.errors import EdgePhotoError, OutputError
-from edgephoto.files import umask_dir_mode
+from edgephoto.files import install_dir
 from edgephoto.manifest import file_entries, write_manifest
 from edgephoto.zoo.spec import ModelSpec, TensorSpec
 
@@ -176,17 +176,6 @@ def check_out_dir(out_dir: Path) -> None:
         raise OutputError(f"output directory {out_dir} is not writable")
 
 
-def _install(staging: Path, final: Path) -> None:
-    """Move a finished artifact directory into place, replacing an older one atomically enough:
-    the old one is renamed aside first and deleted only after the new one is in place."""
-    old = final.with_name(f".{final.name}.old")
-    if final.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(final, old)
-    os.replace(staging, final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _numeric_parity(work: _ModelWork, fmt: str) -> dict[str, Any]:
     """Source vs the model's intermediate in format `fmt`, each run by its own framework."""
     spec = work.spec
@@ -307,10 +296,9 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
 
             mark_manifest(manifest, work.paths["savedmodel"])
         write_manifest(staging, manifest)
-        os.chmod(staging, umask_dir_mode())  # mkdtemp made it 0700
         final = out_dir / spec.name / f"{target.name}-{precision}"
         final.parent.mkdir(parents=True, exist_ok=True)
-        _install(staging, final)
+        install_dir(staging, final)  # the old one stays until the new one is in place
         result.ok, result.path, result.parity = True, str(final), numbers or accuracy
         result.size_bytes = sum(entry["bytes"] for entry in manifest["files"])
     except EdgePhotoError as exc:

@@ -25,7 +25,7 @@ from edgephoto.convert.onnx_passes.dequantize import (
     from_metadata,
 )
 from edgephoto.convert.targets.coreml import image_params
-from edgephoto.errors import InputFileError, MissingExtraError, ParityError
+from edgephoto.errors import InputFileError, ParityError, require
 from edgephoto.zoo.spec import ModelSpec, TensorSpec
 
 NOT_RUN = "not run: Core ML predict() needs macOS"
@@ -35,10 +35,7 @@ _FLOATS = {"float32": ("float32", "float16"), "float16": ("float16",)}
 
 
 def _load(path: Path) -> Any:
-    try:
-        import coremltools as ct
-    except ImportError as exc:
-        raise MissingExtraError("coremltools", "convert", "checking Core ML packages") from exc
+    ct = require("coremltools", "convert", "checking Core ML packages")
     if not (path / "Manifest.json").is_file():
         raise InputFileError(path, "not an .mlpackage (no Manifest.json)")
     try:

@@ -16,7 +16,7 @@ from edgephoto.errors import (
     EdgePhotoError,
     InputFileError,
     InvalidOptionError,
-    MissingExtraError,
+    require,
 )
 from edgephoto.zoo.spec import (
     ModelSpec,
@@ -117,10 +117,7 @@ def detect_format(path: Path) -> SourceFormat:
 
 
 def _inspect_onnx(path: Path) -> tuple[list[tuple[str, tuple]], list[tuple[str, tuple]]]:
-    try:
-        import onnx
-    except ImportError:
-        raise MissingExtraError("onnx", "convert", "reading ONNX models") from None
+    onnx = require("onnx", "convert", "reading ONNX models")
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:

@@ -11,11 +11,11 @@ it is not offered, and accuracy is recorded as not measured on Linux.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
-from edgephoto.errors import InvalidOptionError, MissingExtraError
+from edgephoto.errors import InvalidOptionError, require
+from edgephoto.files import write_dir_atomic
 from edgephoto.quantize import QUANTIZERS, QuantJob, QuantResult
 
 MACOS_NOTE = ("coreml: accuracy not measured (Core ML predict() runs only on macOS); activation "
@@ -24,11 +24,7 @@ WEIGHT_THRESHOLD = 2048  # smaller tensors (first/last convs) stay float: little
 
 
 def _ct() -> Any:
-    try:
-        import coremltools as ct
-    except ImportError:
-        raise MissingExtraError("coremltools", "convert", "Core ML weight compression") from None
-    return ct
+    return require("coremltools", "convert", "Core ML weight compression")
 
 
 def _weights_bytes(package: Path) -> int:
@@ -80,16 +76,15 @@ def _quantize(job: QuantJob) -> QuantResult:
     metadata = {**job.options.get("metadata", {}), "edgephoto.precision": job.precision}
     out_model.user_defined_metadata.update({k: str(v) for k, v in metadata.items()})
     out = job.workdir / f"{job.spec.name}.{job.precision}.mlpackage"
-    tmp = out.with_name(f".{out.stem}.tmp.mlpackage")  # coremltools insists on the suffix
-    shutil.rmtree(tmp, ignore_errors=True)
-    out_model.save(str(tmp))
-    if job.precision != "fp16" and _weights_bytes(tmp) >= 0.98 * _weights_bytes(job.source):
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise InvalidOptionError(
-            f"coreml {job.precision}: no weight tensor of {job.spec.name} has {WEIGHT_THRESHOLD}+ "
-            f"elements, so nothing would be compressed; use fp16")
-    shutil.rmtree(out, ignore_errors=True)
-    Path(tmp).rename(out)
+
+    def save(staging: Path) -> None:
+        out_model.save(str(staging))
+        if job.precision != "fp16" and _weights_bytes(staging) >= 0.98 * _weights_bytes(job.source):
+            raise InvalidOptionError(
+                f"coreml {job.precision}: no weight tensor of {job.spec.name} has {WEIGHT_THRESHOLD}+ "
+                f"elements, so nothing would be compressed; use fp16")
+
+    write_dir_atomic(out, save)
     job.notes.append(MACOS_NOTE)
     return QuantResult(out, method, details={"weight_threshold": WEIGHT_THRESHOLD})
 

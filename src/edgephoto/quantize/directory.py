@@ -15,6 +15,7 @@ from typing import Any
 
 from edgephoto.convert.graph import ConvertContext
 from edgephoto.errors import InputFileError, InvalidOptionError
+from edgephoto.files import install_dir
 from edgephoto.manifest import file_entries, read_manifest, verify, write_manifest
 from edgephoto.zoo.spec import ModelSpec
 
@@ -102,10 +103,5 @@ def quantize_directory(
         })
         final = out_root / spec.name / f"{target.name}-{precision}"
         final.parent.mkdir(parents=True, exist_ok=True)
-        old = final.with_name(f".{final.name}.old")
-        if final.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            final.rename(old)
-        staging.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+        install_dir(staging, final)  # the old one stays until the new one is in place
     return final, accuracy

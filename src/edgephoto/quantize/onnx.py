@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.errors import MissingExtraError
+from edgephoto.errors import require
 from edgephoto.quantize import (
     QUANTIZERS,
     QuantJob,
@@ -58,11 +58,8 @@ CONV_OPS = ("Conv", "ConvTranspose")
 
 
 def _imports() -> Any:
-    try:
-        import onnx
-        import onnxruntime.quantization  # noqa: F401
-    except ImportError as exc:
-        raise MissingExtraError(exc.name or "onnxruntime", "convert", "ONNX quantization") from None
+    onnx = require("onnx", "convert", "ONNX quantization")
+    require("onnxruntime.quantization", "convert", "ONNX quantization")
     return onnx
 
 

@@ -19,18 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.errors import AccuracyDropError, MissingExtraError
+from edgephoto.errors import AccuracyDropError, require
 from edgephoto.quantize import QUANTIZERS, QuantJob, QuantResult, accuracy, edge_layers
 
 COMPUTE_OPS = ("Convolution", "GroupConvolution", "ConvolutionBackpropData", "MatMul")
 
 
 def _ov() -> Any:
-    try:
-        import openvino as ov
-    except ImportError:
-        raise MissingExtraError("openvino", "runtime", "OpenVINO quantization") from None
-    return ov
+    return require("openvino", "runtime", "OpenVINO quantization")
 
 
 def _save(job: QuantJob, model: Any, name: str, compress: bool) -> Path:
@@ -67,10 +63,7 @@ def _dataset(job: QuantJob, input_name: str) -> Any:
 
 def _int8(job: QuantJob) -> QuantResult:
     ov = _ov()
-    try:
-        import nncf
-    except ImportError:
-        raise MissingExtraError("nncf", "convert", "OpenVINO int8") from None
+    nncf = require("nncf", "convert", "OpenVINO int8")
     model = ov.Core().read_model(str(job.source))
     input_name = model.inputs[0].get_any_name()
     dataset = _dataset(job, input_name)

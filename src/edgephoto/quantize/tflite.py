@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.errors import InvalidOptionError, MissingExtraError
+from edgephoto.errors import InvalidOptionError, require
 from edgephoto.quantize import QUANTIZERS, QuantJob, QuantResult, keep_float_until_within
 
 METHODS = {
@@ -44,11 +44,7 @@ METHODS = {
 
 
 def _tf() -> Any:
-    try:
-        import tensorflow as tf
-    except ImportError:
-        raise MissingExtraError("tensorflow", "convert", "TFLite quantization") from None
-    return tf
+    return require("tensorflow", "convert", "TFLite quantization")
 
 
 def _representative(job: QuantJob) -> Callable[[], Iterator[list[np.ndarray]]]:

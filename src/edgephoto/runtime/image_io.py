@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,8 +22,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from edgephoto import files
 from edgephoto.errors import InputFileError, InvalidOptionError, OutputError
-from edgephoto.files import give_umask_mode
 
 DEFAULT_MAX_PIXELS = 100_000_000  # decompression-bomb guard; configurable per call
 SAMPLES = ("astronaut", "coffee", "chelsea", "rocket")
@@ -327,23 +326,9 @@ def write_bytes_atomic(
         if _same_file(path, Path(guarded)):
             raise OutputError(f"{path}: refusing to overwrite an input file")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        return files.write_bytes_atomic(path, data, fsync=True)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write here: {exc.strerror or exc}") from exc
-    try:
-        give_umask_mode(fd)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-        raise
-    return path
+        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from exc
 
 
 _FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}

@@ -9,7 +9,6 @@ proxy and certificate configuration apply; nothing is installed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from edgephoto.errors import HashMismatchError, LicenceNotAcceptedError, WeightsNotFoundError
 from edgephoto.files import give_umask_mode
+from edgephoto.files import sha256_file as _hash_file
 from edgephoto.zoo.spec import ModelSpec, WeightFile, WeightSource
 
 Progress = Callable[[str], None]
@@ -71,11 +71,7 @@ def sha256_file(path: Path) -> str:
     stat = path.stat()
     key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
     if key not in _HASHED:
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while block := fh.read(_CHUNK):
-                digest.update(block)
-        _HASHED[key] = digest.hexdigest()
+        _HASHED[key] = _hash_file(path, _CHUNK)
     return _HASHED[key]
 
 

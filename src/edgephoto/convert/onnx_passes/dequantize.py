@@ -51,11 +51,9 @@ METADATA_KEY = "edgephoto.dequantized"
 
 
 def save_record(saved_model: Path, mappings: list[IoMapping]) -> None:
-    path = Path(saved_model) / RECORD
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps([asdict(m) for m in mappings], indent=1))
-    tmp.replace(path)
+    from edgephoto.files import write_bytes_atomic
+
+    write_bytes_atomic(Path(saved_model) / RECORD, json.dumps([asdict(m) for m in mappings], indent=1).encode())
 
 
 def load_record(saved_model: Path) -> list[IoMapping]:

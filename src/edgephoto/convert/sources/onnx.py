@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgephoto.convert.graph import ConvertContext, Runner, register_edge, register_source_runner
-from edgephoto.errors import ConversionError, InputFileError, MissingExtraError
+from edgephoto.errors import ConversionError, InputFileError, require
 from edgephoto.zoo.spec import ModelSpec
 
 CALIBRATION_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
@@ -24,10 +24,7 @@ NHWC_TO_NCHW, NCHW_TO_NHWC = (0, 3, 1, 2), (0, 2, 3, 1)
 
 def onnx_session(path: Path, threads: int = 1) -> Any:
     """An onnxruntime CPU session, or InputFileError naming a damaged file."""
-    try:
-        import onnxruntime as ort
-    except ImportError as exc:
-        raise MissingExtraError("onnxruntime", "runtime", "running .onnx models") from exc
+    ort = require("onnxruntime", "runtime", "running .onnx models")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

@@ -9,8 +9,6 @@ signature has the spec's fixed input shape and the spec's tensor names. The help
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from edgephoto.convert.graph import (
     register_source_runner,
 )
 from edgephoto.errors import ConversionError, InputFileError, MissingExtraError
+from edgephoto.files import write_dir_atomic
 from edgephoto.zoo.spec import ModelSpec, TensorSpec
 
 
@@ -65,21 +64,6 @@ def input_specs(spec: ModelSpec) -> list[Any]:
     return [tf.TensorSpec(list(t.shape), tf.as_dtype(t.dtype), name=t.name) for t in spec.inputs]
 
 
-def write_dir_atomically(out: Path, write: Callable[[Path], None]) -> Path:
-    """Run `write(tmp_dir)` then move tmp_dir to `out`, so a failure leaves no half artifact."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        write(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
-
-
 def save_signature(
     call: Callable[..., Sequence[Any]], spec: ModelSpec, out: Path, keep: Any = None
 ) -> Path:
@@ -109,7 +93,7 @@ def save_signature(
     def write(tmp: Path) -> None:
         tf.saved_model.save(module, str(tmp), signatures={"serving_default": concrete})
 
-    return write_dir_atomically(out, write)
+    return write_dir_atomic(out, write)
 
 
 def _run_outputs(spec: ModelSpec, outputs: Sequence[Any]) -> dict[str, np.ndarray]:

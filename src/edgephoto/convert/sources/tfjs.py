@@ -381,22 +381,9 @@ def _add_signature_names(graph_def: Any, model: dict[str, Any]) -> None:
 
 def write_frozen_pb(graph_def: Any, out: Path) -> Path:
     """Write the GraphDef atomically."""
-    import os
-    import tempfile
+    from edgephoto.files import write_bytes_atomic
 
-    from edgephoto.files import give_umask_mode
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        give_umask_mode(fd)
-        with os.fdopen(fd, "wb") as f:
-            f.write(graph_def.SerializeToString())
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
+    return write_bytes_atomic(out, graph_def.SerializeToString())
 
 
 @register_edge("tfjs_graph", "frozen_pb")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgephoto.convert.graph import ConvertContext, Runner, register_source_runner
-from edgephoto.errors import InputFileError, MissingExtraError
+from edgephoto.errors import InputFileError, require
 
 
 def builtin_tflite(path: Path, ctx: ConvertContext, target: str) -> Path:
@@ -34,10 +34,7 @@ def builtin_tflite(path: Path, ctx: ConvertContext, target: str) -> Path:
 
 def litert_interpreter(path: Path, threads: int = 1) -> Any:
     """A LiteRT interpreter with tensors allocated, or InputFileError if the file is damaged."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError as exc:
-        raise MissingExtraError("ai_edge_litert", "runtime", "running .tflite models") from exc
+    Interpreter = require("ai_edge_litert.interpreter", "runtime", "running .tflite models").Interpreter
     try:
         interpreter = Interpreter(model_path=str(path), num_threads=threads)
         interpreter.allocate_tensors()

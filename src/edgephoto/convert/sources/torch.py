@@ -14,16 +14,12 @@ from typing import Any
 import numpy as np
 
 from edgephoto.convert.graph import ConvertContext, Runner, register_source_runner
-from edgephoto.errors import InputFileError, MissingExtraError
+from edgephoto.errors import InputFileError, require
 from edgephoto.zoo.spec import ModelSpec
 
 
 def import_torch() -> Any:
-    try:
-        import torch
-    except ImportError as exc:
-        raise MissingExtraError("torch", "convert", "PyTorch models") from exc
-    return torch
+    return require("torch", "convert", "PyTorch models")
 
 
 def load_torch_module(path: Path, ctx: ConvertContext) -> Any:

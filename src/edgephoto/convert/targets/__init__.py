@@ -6,11 +6,10 @@ The CLI, validation and docs all read this one table. Converter code for a targe
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from edgephoto.errors import InvalidOptionError
+from edgephoto.errors import InvalidOptionError, did_you_mean
 from edgephoto.registry import Registry
 
 
@@ -70,8 +69,7 @@ def check_options(target: TargetInfo, options: Iterable[str]) -> None:
     """Refuse options the target does not accept, suggesting the nearest valid one."""
     for option in options:
         if option not in target.options:
-            close = difflib.get_close_matches(option, target.options, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(option, target.options)
             valid = ", ".join(target.options) or "none"
             raise InvalidOptionError(
                 f"target '{target.name}' does not accept option '{option}'.{hint} Valid: {valid}"
@@ -80,8 +78,7 @@ def check_options(target: TargetInfo, options: Iterable[str]) -> None:
 
 def check_precision(target: TargetInfo, precision: str) -> None:
     if precision not in target.precisions:
-        close = difflib.get_close_matches(precision, target.precisions, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(precision, target.precisions)
         raise InvalidOptionError(
             f"target '{target.name}' cannot do precision '{precision}'.{hint} "
             f"Valid: {', '.join(target.precisions)}"

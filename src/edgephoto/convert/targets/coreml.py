@@ -8,10 +8,7 @@ Core ML cannot run on Linux: `coreml_check.check_mlpackage` verifies the result 
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +16,11 @@ from edgephoto.convert.graph import ConvertContext, register_edge
 from edgephoto.errors import (
     ConversionError,
     InvalidOptionError,
-    MissingExtraError,
     UnknownNameError,
     UnsupportedOpError,
+    require,
 )
+from edgephoto.files import write_dir_atomic
 from edgephoto.zoo.spec import TensorSpec
 
 DEFAULT_DEPLOYMENT_TARGET = "iOS16"  # first release whose mlprogram has everything we emit
@@ -36,11 +34,7 @@ _OP_PATTERNS = (
 
 
 def _ct() -> Any:
-    try:
-        import coremltools as ct
-    except ImportError as exc:
-        raise MissingExtraError("coremltools", "convert", "the coreml target") from exc
-    return ct
+    return require("coremltools", "convert", "the coreml target")
 
 
 def image_params(tensor: TensorSpec) -> dict[str, Any] | None:
@@ -146,17 +140,7 @@ def _finish(ct: Any, mlmodel: Any, renames: dict[str, str], ctx: ConvertContext)
 
 
 def _save(model: Any, ctx: ConvertContext) -> Path:
-    ctx.workdir.mkdir(parents=True, exist_ok=True)
-    final = ctx.workdir / f"{ctx.spec.name}.mlpackage"
-    scratch = Path(tempfile.mkdtemp(prefix=".coreml-", dir=ctx.workdir))
-    try:
-        staged = scratch / final.name
-        model.save(str(staged))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staged, final)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    final = write_dir_atomic(ctx.workdir / f"{ctx.spec.name}.mlpackage", lambda d: model.save(str(d)))
     ctx.notes.append("coreml: structural check only on Linux; predict() needs macOS")
     return final
 
@@ -179,10 +163,7 @@ def _pair(spec_tensors: tuple[TensorSpec, ...], graph_names: list[str], what: st
 
 def _signature(path: Path) -> tuple[dict[str, tuple[str, tuple[int | None, ...]]], list[str]]:
     """serving_default's inputs (key -> placeholder name, shape) and its sorted output keys."""
-    try:
-        import tensorflow as tf
-    except ImportError as exc:
-        raise MissingExtraError("tensorflow", "convert", "SavedModel to Core ML") from exc
+    tf = require("tensorflow", "convert", "SavedModel to Core ML")
     try:
         loaded = tf.saved_model.load(str(path))
         function = loaded.signatures["serving_default"]

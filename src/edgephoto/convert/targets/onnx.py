@@ -17,18 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from edgephoto.convert.graph import ConvertContext, register_edge, register_finalizer
-from edgephoto.errors import ConversionError, InputFileError, MissingExtraError, UnsupportedOpError
+from edgephoto.errors import (
+    ConversionError,
+    InputFileError,
+    MissingExtraError,
+    UnsupportedOpError,
+    require,
+)
+from edgephoto.files import write_file_atomic
 
 DEFAULT_OPSET = 17
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 
 
 def _onnx() -> Any:
-    try:
-        import onnx
-    except ImportError as exc:
-        raise MissingExtraError("onnx", "convert", "ONNX conversion") from exc
-    return onnx
+    return require("onnx", "convert", "ONNX conversion")
 
 
 def run_converter(module: str, args: list[str], ctx: ConvertContext, cwd: Path | None = None,
@@ -150,12 +153,12 @@ def finish_onnx(model: Any, ctx: ConvertContext, name: str, domains: tuple[str, 
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
         raise ConversionError(f"the ONNX model fails onnx.checker: {str(exc)[:300]}") from exc
-    out = Path(ctx.workdir) / f"{name}.onnx"
-    tmp = out.with_name(out.name + ".tmp")
-    onnx.save(model, str(tmp))
-    _check_ort(tmp)
-    os.replace(tmp, out)
-    return out
+
+    def write(tmp: Path) -> None:
+        onnx.save(model, str(tmp))
+        _check_ort(tmp)  # a model onnxruntime refuses never takes the artifact's name
+
+    return write_file_atomic(Path(ctx.workdir) / f"{name}.onnx", write)
 
 
 def _check_ort(path: Path) -> None:

@@ -9,10 +9,7 @@ Normalisation is not baked in: the task layer above the backend does it for ever
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +17,10 @@ from edgephoto.convert.graph import ConvertContext, register_edge
 from edgephoto.errors import (
     ConversionError,
     InvalidOptionError,
-    MissingExtraError,
     UnsupportedOpError,
+    require,
 )
+from edgephoto.files import write_dir_atomic
 from edgephoto.zoo.spec import TensorSpec
 
 PRECISION_HINTS = ("f32", "bf16", "f16")
@@ -35,11 +33,7 @@ _OP_PATTERNS = (
 
 
 def _ov() -> Any:
-    try:
-        import openvino as ov
-    except ImportError as exc:
-        raise MissingExtraError("openvino", "runtime", "the openvino target") from exc
-    return ov
+    return require("openvino", "runtime", "the openvino target")
 
 
 def classify_error(exc: BaseException) -> UnsupportedOpError | ConversionError:
@@ -127,15 +121,7 @@ def _save(ov: Any, model: Any, source: Path, ctx: ConvertContext, fp16: bool) ->
     final = ctx.workdir / f"{ctx.spec.name}.openvino"
     if final.resolve() in (source.resolve(), *source.resolve().parents):
         raise ConversionError(f"openvino: refusing to overwrite the input {source}")
-    scratch = Path(tempfile.mkdtemp(prefix=".openvino-", dir=ctx.workdir))
-    try:
-        ov.save_model(model, str(scratch / "model.xml"), compress_to_fp16=fp16)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(scratch, final)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
+    write_dir_atomic(final, lambda d: ov.save_model(model, str(d / "model.xml"), compress_to_fp16=fp16))
     return final / "model.xml"
 
 

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edgephoto.errors import InputFileError, MissingExtraError, UnsupportedOpError
+from edgephoto.errors import InputFileError, UnsupportedOpError, require
+from edgephoto.files import write_bytes_atomic
 from edgephoto.registry import Registry
 
 Rewrite = Callable[[Any, Any, Any], None]  # (ModelT, SubGraphT, OperatorT) -> None
@@ -33,11 +34,7 @@ def register_custom_op(name: str) -> Callable[[Rewrite], Rewrite]:
 
 def schema() -> Any:
     """The TFLite flatbuffer schema module (from ai_edge_litert, so TensorFlow is not needed)."""
-    try:
-        from ai_edge_litert import schema_py_generated
-    except ImportError as exc:
-        raise MissingExtraError("ai_edge_litert", "runtime", "reading .tflite files") from exc
-    return schema_py_generated
+    return require("ai_edge_litert.schema_py_generated", "runtime", "reading .tflite files")
 
 
 def read_model(path: Path) -> Any:
@@ -65,15 +62,9 @@ def read_model(path: Path) -> Any:
 
 def write_model(model: Any, path: Path) -> Path:
     """Serialise `model` to `path` atomically (temp file + os.replace)."""
-    import os
-
     from ai_edge_litert.tools import flatbuffer_utils
 
-    data = flatbuffer_utils.convert_object_to_bytearray(model)
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    tmp.write_bytes(bytes(data))
-    os.replace(tmp, path)
-    return Path(path)
+    return write_bytes_atomic(path, bytes(flatbuffer_utils.convert_object_to_bytearray(model)))
 
 
 def custom_op_names(model: Any) -> list[str]:

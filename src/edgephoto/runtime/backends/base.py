@@ -8,7 +8,6 @@ device fallback) live here once, so a backend file only talks to its engine.
 from __future__ import annotations
 
 import abc
-import difflib
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +16,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from edgephoto.errors import DeviceError, EdgePhotoWarning, InputFileError, InvalidOptionError
+from edgephoto.errors import (
+    DeviceError,
+    EdgePhotoWarning,
+    InputFileError,
+    InvalidOptionError,
+    did_you_mean,
+)
 
 DEVICES = ("auto", "cpu", "gpu", "npu")
 V = TypeVar("V")
@@ -105,8 +110,7 @@ def check_feeds(inputs: list[TensorInfo], feeds: Mapping[str, np.ndarray]) -> di
     expected = {t.name: t for t in inputs}
     unknown = sorted(set(feeds) - set(expected))
     if unknown:
-        close = difflib.get_close_matches(unknown[0], list(expected), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(unknown[0], expected)
         raise InvalidOptionError(
             f"unknown input '{unknown[0]}'.{hint} Inputs: {', '.join(expected)}"
         )
@@ -169,8 +173,7 @@ def choose(
 
 def check_device(device: str) -> None:
     if device not in DEVICES:
-        close = difflib.get_close_matches(device, DEVICES, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(device, DEVICES)
         raise InvalidOptionError(f"unknown device '{device}'.{hint} Valid: {', '.join(DEVICES)}")
 
 
@@ -178,8 +181,7 @@ def check_options(info: BackendInfo, options: Mapping[str, Any]) -> None:
     """Refuse options the backend does not accept, suggesting the nearest valid one."""
     for option in options:
         if option not in info.options:
-            close = difflib.get_close_matches(option, info.options, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(option, info.options)
             valid = ", ".join(info.options) or "none"
             raise InvalidOptionError(
                 f"backend '{info.name}' does not accept option '{option}'.{hint} Valid: {valid}"

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.errors import DeviceError, InvalidOptionError, MissingExtraError
+from edgephoto.errors import DeviceError, InvalidOptionError, require
 from edgephoto.runtime.backends import BACKENDS
 from edgephoto.runtime.backends.base import (
     Backend,
@@ -38,11 +38,7 @@ def _require_macos() -> None:
 
 def _import() -> Any:
     _require_macos()
-    try:
-        import coremltools
-    except ImportError:
-        raise MissingExtraError("coremltools", "convert", "the coreml backend") from None
-    return coremltools
+    return require("coremltools", "convert", "the coreml backend")
 
 
 class CoreMLBackend(Backend):

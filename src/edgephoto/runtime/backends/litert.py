@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.errors import InvalidOptionError, MissingExtraError
+from edgephoto.errors import InvalidOptionError, require
 from edgephoto.runtime.backends import BACKENDS
 from edgephoto.runtime.backends.base import (
     Backend,
@@ -43,18 +43,9 @@ CPU_DELEGATES = ("xnnpack", "none")  # built in: XNNPACK, or the plain reference
 
 def _import() -> tuple[Any, str]:
     """The Interpreter module and its distribution name."""
-    try:
-        from ai_edge_litert import interpreter
-
-        return interpreter, "ai-edge-litert"
-    except ImportError:
-        pass
-    try:
-        from tflite_runtime import interpreter  # legacy boards (armv7l, numpy < 2)
-
-        return interpreter, "tflite-runtime"
-    except ImportError:
-        raise MissingExtraError("ai_edge_litert", "litert", "the litert backend") from None
+    interpreter = require("ai_edge_litert.interpreter", "litert", "the litert backend",
+                          alternatives=("tflite_runtime.interpreter",))  # legacy armv7l boards
+    return interpreter, interpreter.__name__.split(".")[0].replace("_", "-")
 
 
 def _version(dist: str) -> str:

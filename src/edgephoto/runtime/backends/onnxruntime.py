@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.errors import DeviceError, MissingExtraError
+from edgephoto.errors import DeviceError, require
 from edgephoto.runtime.backends import BACKENDS
 from edgephoto.runtime.backends.base import (
     Backend,
@@ -69,11 +69,7 @@ def _provider_options(provider: str, device: str) -> dict[str, str]:
 
 
 def _import() -> Any:
-    try:
-        import onnxruntime
-    except ImportError:
-        raise MissingExtraError("onnxruntime", "onnxruntime", "the onnxruntime backend") from None
-    return onnxruntime
+    return require("onnxruntime", "onnxruntime", "the onnxruntime backend")
 
 
 def available_devices(ort: Any) -> dict[str, str]:

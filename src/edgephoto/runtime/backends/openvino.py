@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.errors import InvalidOptionError, MissingExtraError
+from edgephoto.errors import InvalidOptionError, require
 from edgephoto.runtime.backends import BACKENDS
 from edgephoto.runtime.backends.base import (
     Backend,
@@ -30,11 +30,7 @@ ORDER = ("gpu", "npu", "cpu")  # auto prefers an accelerator when one is present
 
 
 def _import() -> Any:
-    try:
-        import openvino
-    except ImportError:
-        raise MissingExtraError("openvino", "openvino", "the openvino backend") from None
-    return openvino
+    return require("openvino", "openvino", "the openvino backend")
 
 
 def available_devices(core: Any) -> dict[str, str]:

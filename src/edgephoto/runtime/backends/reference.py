@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.errors import InputFileError, MissingExtraError, UnsupportedOpError
+from edgephoto.errors import InputFileError, UnsupportedOpError, require
 from edgephoto.runtime.backends import BACKENDS
 from edgephoto.runtime.backends.base import (
     Backend,
@@ -26,11 +26,7 @@ from edgephoto.runtime.backends.reference_ops import OPS
 
 
 def _import() -> Any:
-    try:
-        import onnx
-    except ImportError:
-        raise MissingExtraError("onnx", "convert", "the reference backend") from None
-    return onnx
+    return require("onnx", "convert", "the reference backend")
 
 
 class _Node:
