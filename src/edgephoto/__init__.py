@@ -2,4 +2,15 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from typing import Any
+
+from edgephoto.version import __version__
+
+__all__ = ["__version__", "load"]
+
+
+def load(model: Any, **options: Any) -> Any:
+    """A callable task model from a zoo name or an artifact dir: see edgephoto.api.load."""
+    from edgephoto.api import load as load_model
+
+    return load_model(model, **options)

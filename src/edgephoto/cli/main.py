@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from edgephoto import __version__
 from edgephoto.cli.output import json_stdout_only
 from edgephoto.errors import EdgePhotoError
+from edgephoto.version import __version__
 
 # One module per subcommand; each defines `command` (a click.Command). Add a line to add one.
 SUBCOMMANDS = (

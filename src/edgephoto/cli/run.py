@@ -7,7 +7,6 @@ place `run` touches the converter, so the runtime itself never imports it.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,73 +14,26 @@ from typing import Any
 import click
 
 from edgephoto.cli.output import emit_json, print_table, progress_display
-from edgephoto.errors import (
-    ConversionError,
-    EdgePhotoError,
-    InputFileError,
-    InvalidOptionError,
-    MissingExtraError,
-)
+from edgephoto.errors import EdgePhotoError, InputFileError, InvalidOptionError
+from edgephoto.tasks import default_models
 
-# role -> the permissive zoo model converted when no artifact is there. Matting has no
-# permissive model: the matte step then refines the segmentation model's mask.
-DEFAULT_MODELS = {
-    "depth": "fastdepth",
-    "segmentation": "selfie",
-    "face_detection": "blazeface",
-    "face_landmarks": "facemesh",
-    "upscale2": "fsrcnn-x2",
-}
 # What `edgephoto run --out DIR` does with no --steps: every photo step and every effect the
 # permissive zoo models support (matting falls back to the refined segmentation mask).
 DEFAULT_STEPS = ("exif", "denoise", "wb", "tone", "depth", "segment", "remove-bg", "bokeh", "faces", "upscale2")
-# what converting the default zoo models needs (all in the convert extra)
-CONVERT_MODULES = ("onnx", "tensorflow", "tf_keras")
-BACKEND_TARGET = {"onnxruntime": "onnx", "litert": "tflite", "openvino": "openvino", "coreml": "coreml"}
-
-
-def artifact_cache(cache: Path | None = None) -> Path:
-    from edgephoto.zoo.weights import cache_dir
-
-    return cache_dir(cache) / "artifacts"
 
 
 def build_missing_artifact(role: str, backend: str | None, cache: Path, progress: Any) -> Path | None:
-    """Convert the role's default zoo model into `cache` (once) and return its artifact dir.
+    """Convert the role's default zoo model (the task table's) into `cache` once; its dir.
 
     Imports edgephoto.convert, so it runs only when an artifact is really missing.
     """
-    model = DEFAULT_MODELS.get(role)
+    from edgephoto.api import zoo_artifact
+
+    model = default_models().get(role)
     if model is None:
         return None
-    for module in CONVERT_MODULES:  # a runtime-only install: say what is missing and the way round
-        if importlib.util.find_spec(module) is None:
-            raise MissingExtraError(
-                module, "convert",
-                f"building the missing {role} artifact; or pass --artifacts DIR made by `edgephoto convert`",
-            )
-    from edgephoto.convert.api import convert_model
-    from edgephoto.convert.targets import parse_targets
-    from edgephoto.zoo import get_model
-    from edgephoto.zoo.weights import resolve
-
-    # A chosen backend runs one target; otherwise float ONNX first, TFLite if ONNX fails parity.
-    targets = [BACKEND_TARGET.get(backend, "onnx")] if backend else ["onnx", "tflite"]
-    for target in targets:
-        final = cache / model / f"{target}-fp32"
-        if (final / "manifest.json").is_file():
-            return final
-    spec = get_model(model)
-    root = resolve(spec, progress=progress)
-    cache.mkdir(parents=True, exist_ok=True)
-    errors = []
-    for target in targets:
-        progress(f"no {role} artifact: converting {model} to {target} into {cache}")
-        (result,) = convert_model(spec, root / spec.files[0].path, parse_targets(target), cache, progress=progress)
-        if result.ok:
-            return Path(str(result.path))
-        errors.append(f"{target}: {result.error}")
-    raise ConversionError(f"building the {role} artifact from {model} failed: " + "; ".join(errors))
+    return zoo_artifact(model, backend, artifacts=cache, progress=progress,
+                        purpose=f"building the missing {role} artifact; or pass --artifacts DIR made by `edgephoto convert`")
 
 
 def make_resolver(artifacts_dir: Path | None, backend: str | None, build: bool, progress: Any) -> Any:
@@ -89,6 +41,8 @@ def make_resolver(artifacts_dir: Path | None, backend: str | None, build: bool, 
     from edgephoto.runtime.pipeline import find_artifacts
 
     found = find_artifacts(artifacts_dir, backend) if artifacts_dir is not None else {}
+    from edgephoto.api import artifact_cache
+
     cache = artifact_cache()
     cached = find_artifacts(cache, backend) if cache.is_dir() else {}
 

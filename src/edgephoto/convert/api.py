@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto import __version__
 from edgephoto.convert import graph, parity
 from edgephoto.convert.targets import TargetInfo, check_precision
 from edgephoto.errors import EdgePhotoError, OutputError
 from edgephoto.files import install_dir
 from edgephoto.manifest import file_entries, write_manifest
+from edgephoto.version import __version__
 from edgephoto.zoo.spec import ModelSpec, TensorSpec
 
 TOOL_PACKAGES = (
@@ -185,7 +185,6 @@ def _numeric_parity(work: _ModelWork, fmt: str) -> dict[str, Any]:
     return parity.compare(spec, run_source, run_other, parity.parity_inputs(spec))
 
 
-TENSORFLOW_SOURCES = ("frozen_pb", "savedmodel", "keras", "tfjs_graph", "tfjs_layers")
 
 
 def _run_parity(work: _ModelWork, target: TargetInfo, artifact: Path) -> dict[str, Any]:
@@ -205,8 +204,10 @@ def _run_parity(work: _ModelWork, target: TargetInfo, artifact: Path) -> dict[st
 
     source_run = graph.source_runner(work.paths[spec.source_format], spec.source_format,
                                      work.context("parity", {}))
-    options = {"inference_precision": "f32"} if target.parity_backend == "openvino" else {}
-    backend = load_backend(target.parity_backend, artifact, device="cpu", **options)
+    from edgephoto.runtime.backends import BACKENDS
+
+    exact = dict(BACKENDS.get(target.parity_backend).exact_options)  # the artifact, not a bf16 hint
+    backend = load_backend(target.parity_backend, artifact, device="cpu", **exact)
     try:
         in_map = _name_map(spec.inputs, backend.inputs())
         out_map = _name_map(spec.outputs, backend.outputs())
@@ -217,7 +218,7 @@ def _run_parity(work: _ModelWork, target: TargetInfo, artifact: Path) -> dict[st
 
         numbers = parity.compare(spec, source_run, run_artifact, parity.parity_inputs(spec))
         numbers["backend"] = backend.describe()
-        if spec.source_format in TENSORFLOW_SOURCES:
+        if spec.source_format in graph.TENSORFLOW_FORMATS:
             from edgephoto.convert.sources.tensorflow import onednn_rewrites_on
 
             # see convert/__init__.py: only a host that imported TensorFlow first can get True
@@ -255,7 +256,7 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
                 built, target.name, precision, work.context(f"{target.name}-{precision}", extra)
             )
         artifact = staging / f"{spec.name}{target.suffix}"
-        companions = [built.with_suffix(".bin")] if target.suffix == ".xml" else []
+        companions = target.companion_files(built)
         (shutil.copytree if built.is_dir() else shutil.copy2)(built, artifact)
         for companion in companions:
             shutil.copy2(companion, artifact.with_suffix(companion.suffix))
@@ -266,7 +267,7 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
         }
         files = [artifact, *[artifact.with_suffix(c.suffix) for c in companions]]
         quantization = integer_quantization(spec, work.paths[spec.source_format])
-        manifest = {
+        manifest: dict[str, Any] = {
             "model": spec.name,
             "task": spec.task,
             "target": target.name,

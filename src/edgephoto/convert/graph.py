@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgephoto.convert.targets import TARGETS
 from edgephoto.errors import ConversionError, UnknownNameError
 from edgephoto.zoo.spec import ModelSpec
 
-# Formats known to the graph (a directory or a file each).
-FORMATS = (
+# Source formats known to the graph (a directory or a file each); each target adds its node.
+SOURCE_FORMATS = (
     "tfjs_layers",  # model.json (layers) + shards
     "tfjs_graph",  # model.json (graph) + shards
     "keras",  # a tf_keras model saved as .keras/.h5
@@ -26,9 +27,10 @@ FORMATS = (
     "tflite",
     "onnx",
     "torch",  # a torch.nn.Module passed through the Python API (or a TorchScript .pt)
-    "openvino",  # IR .xml + .bin
-    "coreml",  # .mlpackage
 )
+# the sources whose parity reference is TensorFlow itself (its oneDNN setting is recorded)
+TENSORFLOW_FORMATS = ("frozen_pb", "savedmodel", "keras", "tfjs_graph", "tfjs_layers")
+FORMATS = SOURCE_FORMATS + tuple(t.node for _, t in TARGETS if t.node not in SOURCE_FORMATS)
 
 
 @dataclass
@@ -44,17 +46,14 @@ class ConvertContext:
 
 Edge = Callable[[Path, ConvertContext], Path]
 EDGES: dict[tuple[str, str], Edge] = {}
+# every source module, then each target's own module (targets/<name>.py), in table order
 EDGE_MODULES = (
     "edgephoto.convert.sources.tfjs",
     "edgephoto.convert.sources.tensorflow",
     "edgephoto.convert.sources.tflite",
     "edgephoto.convert.sources.onnx",
     "edgephoto.convert.sources.torch",
-    "edgephoto.convert.targets.onnx",
-    "edgephoto.convert.targets.tflite",
-    "edgephoto.convert.targets.openvino",
-    "edgephoto.convert.targets.coreml",
-)
+) + tuple(f"edgephoto.convert.targets.{name}" for name in TARGETS.names())
 _loaded = False
 
 

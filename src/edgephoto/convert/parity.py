@@ -1,15 +1,13 @@
 """Parity: run the source (in its own framework) and the artifact (through a runtime backend) on
 real photos, and compare per output (max/mean absolute error) and with the task's own metric.
 
-Tolerances are per task and precision; a float conversion out of tolerance is a failed
+Tolerances are per task (edgephoto.tasks) and precision; a float conversion out of tolerance is a failed
 conversion that carries the numbers (errors.ParityError).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,66 +16,33 @@ from PIL import Image
 
 from edgephoto import metrics
 from edgephoto.errors import ParityError
+from edgephoto.tasks import GENERIC_TOLERANCE, INTEGER_TOLERANCE, TASKS, Tolerance
 from edgephoto.zoo.spec import ModelSpec, TensorSpec
 
-SAMPLE_PHOTOS = ("astronaut.jpg", "coffee.jpg", "chelsea.jpg")
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """Gate for one task at one precision: the task metric's bound, and a raw-error bound."""
-
-    metric: str
-    bound: float
-    higher_is_better: bool
-    max_abs: float | None = None  # on outputs in model space; None = not gated
-
-    def passes(self, value: float) -> bool:
-        return value >= self.bound if self.higher_is_better else value <= self.bound
-
-
-# Float conversions must agree closely; quantized ones are judged by quantize's accuracy guard.
-FLOAT_TOLERANCES: dict[str, Tolerance] = {
-    "upscale": Tolerance("psnr", 50.0, True),
-    "segmentation": Tolerance("iou", 0.99, True, max_abs=0.02),
-    "matting": Tolerance("iou", 0.99, True, max_abs=0.02),
-    "depth": Tolerance("spearman", 0.99, True),
-    "face_detection": Tolerance("rel_error", 1e-3, False),
-    "face_landmarks": Tolerance("rel_error", 1e-3, False),
-}
-
-
-# Integer (quantized) outputs: engines round differently, so judge in quantization steps.
-INTEGER_TOLERANCE = Tolerance("mean_steps", 0.5, False, max_abs=3.0)
+SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea")  # of image_io.SAMPLES
 
 
 def tolerance_for(spec: ModelSpec) -> Tolerance:
+    """Float conversions agree as the task table's `parity` says; integer outputs in steps.
+    (Quantized artifacts are judged by quantize's accuracy guard instead.)"""
     if any(np.dtype(t.dtype).kind in "iu" for t in spec.outputs):
         return INTEGER_TOLERANCE
-    return FLOAT_TOLERANCES.get(spec.task, Tolerance("rel_error", 1e-3, False))
+    return TASKS.get(spec.task).parity if spec.task in TASKS else GENERIC_TOLERANCE
 
 
 def sample_photo_paths() -> list[Path]:
-    root = resources.files("edgephoto") / "data"
-    return [Path(str(root / name)) for name in SAMPLE_PHOTOS]
+    from edgephoto.runtime.image_io import sample_path
+
+    return [sample_path(name) for name in SAMPLE_PHOTOS]
 
 
 def _to_model_input(rgb: np.ndarray, tensor: TensorSpec) -> np.ndarray:
-    """Resize a real photo to the tensor's size and normalise it (NHWC or NCHW)."""
+    """Resize a real photo to the tensor's size (bicubic), then feed it as the runtime does."""
+    from edgephoto.runtime.tasks.common import model_input
+
     h, w = tensor.hw
-    image = Image.fromarray(rgb)
-    norm = tensor.normalization
-    if norm is not None and norm.color == "Y":
-        image = image.convert("YCbCr")
-    pixels = np.asarray(image.resize((w, h), Image.Resampling.BICUBIC), np.float32)
-    if norm is not None and norm.color == "Y":
-        pixels = pixels[..., :1]
-    elif norm is not None and norm.color == "BGR":
-        pixels = pixels[..., ::-1]
-    values = norm.apply(pixels, tensor.dtype) if norm else pixels.astype(tensor.dtype)
-    if tensor.layout == "NCHW":
-        values = values.transpose(2, 0, 1)
-    return values[None]
+    pixels = np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BICUBIC))
+    return model_input(pixels, tensor)
 
 
 def parity_inputs(spec: ModelSpec, photos: list[Path] | None = None) -> list[dict[str, np.ndarray]]:

@@ -12,8 +12,8 @@ from typing import Any
 
 from edgephoto.convert.api import ArtifactResult, convert_model
 from edgephoto.convert.targets import parse_targets
-from edgephoto.convert.user_model import DEFAULT_NORMALIZATION, TASKS
-from edgephoto.errors import InvalidOptionError, UnknownNameError
+from edgephoto.errors import InvalidOptionError
+from edgephoto.tasks import TASKS
 from edgephoto.zoo.spec import ModelSpec, Normalization, TensorSpec, TilePolicy
 
 
@@ -31,11 +31,10 @@ def torch_spec(
     licence: str = "user-supplied",
 ) -> ModelSpec:
     """A ModelSpec for a module that takes one image tensor (NCHW, as PyTorch models do)."""
-    if task not in TASKS:
-        raise UnknownNameError("task", task, TASKS)
+    facts = TASKS.get(task)  # unknown names raise with the valid ones
     if len(output_names) != len(output_shapes):
         raise InvalidOptionError("give one output name per output shape")
-    norm = normalization or DEFAULT_NORMALIZATION[task]
+    norm = normalization or facts.normalization
     h, w = (input_shape[2], input_shape[3]) if layout == "NCHW" else (input_shape[1], input_shape[2])
     return ModelSpec(
         name=name,
@@ -47,7 +46,7 @@ def torch_spec(
             TensorSpec(n, tuple(s), layout=layout if len(s) == 4 else "NHWC")  # type: ignore[arg-type]
             for n, s in zip(output_names, output_shapes, strict=True)
         ),
-        tile=TilePolicy("tile" if task in ("upscale", "depth") else "whole", max(h, w), 16, 16),
+        tile=TilePolicy("tile" if facts.tiled else "whole", max(h, w), 16, 16),
         licence=licence,
         description=f"PyTorch module {name}",
         upstream="PyTorch module passed through the Python API",

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgephoto.errors import ConversionError
+from edgephoto.tasks import TASKS
 
 CROP = 192  # divisible by every scale 2, 3, 4
 
@@ -33,6 +34,7 @@ def _upscale_numbers(backend: Any, manifest: dict[str, Any], photos: list[np.nda
     from PIL import Image
 
     from edgephoto.metrics import psnr_y
+    from edgephoto.runtime.tasks.common import ModelFacts
     from edgephoto.runtime.tasks.upscale import upscale
 
     s = int(manifest["scale"])
@@ -41,10 +43,11 @@ def _upscale_numbers(backend: Any, manifest: dict[str, Any], photos: list[np.nda
         small = (hr.shape[1] // s, hr.shape[0] // s)
         lr = np.asarray(Image.fromarray(hr).resize(small, Image.Resampling.BICUBIC))
         base = np.asarray(Image.fromarray(lr).resize(hr.shape[1::-1], Image.Resampling.BICUBIC))
-        out = upscale(backend, manifest, lr)
+        out = upscale(backend, ModelFacts.load(manifest), lr)
+        assert out is not None  # without a sink upscale returns the image
         model.append(psnr_y(hr, out, s))
         bicubic.append(psnr_y(hr, base, s))
-    numbers = {"metric": "psnr_y", "photos": len(photos), "model": float(np.mean(model)),
+    numbers: dict[str, Any] = {"metric": "psnr_y", "photos": len(photos), "model": float(np.mean(model)),
                "bicubic": float(np.mean(bicubic))}
     numbers["sane"] = bool(np.isfinite(numbers["model"]) and numbers["model"] > numbers["bicubic"])
     numbers["rule"] = "mean PSNR-Y on the sample photos beats bicubic"
@@ -52,19 +55,21 @@ def _upscale_numbers(backend: Any, manifest: dict[str, Any], photos: list[np.nda
 
 
 def _segmentation_numbers(backend: Any, manifest: dict[str, Any], photos: list[np.ndarray]) -> dict[str, Any]:
+    from edgephoto.runtime.tasks.common import ModelFacts
     from edgephoto.runtime.tasks.segmentation import segment
 
     covered = []
     for rgb in photos:
-        mask = segment(backend, manifest, rgb, refine=False)
+        mask = segment(backend, ModelFacts.load(manifest), rgb, refine=False)
         covered.append(float(np.mean(mask > 0.5)) if np.all(np.isfinite(mask)) else float("nan"))
-    numbers = {"metric": "foreground_fraction", "photos": len(photos), "per_photo": covered}
+    numbers: dict[str, Any] = {"metric": "foreground_fraction", "photos": len(photos), "per_photo": covered}
     numbers["sane"] = bool(all(np.isfinite(covered)) and 0.0 < max(covered) and min(covered) < 1.0)
     numbers["rule"] = "the mask is finite, not all background and not all foreground"
     return numbers
 
 
-CHECKS = {"upscale": _upscale_numbers, "segmentation": _segmentation_numbers, "matting": _segmentation_numbers}
+# the task table's `sanity` rule -> how a converted user model is checked
+CHECKS = {"upscale": _upscale_numbers, "mask": _segmentation_numbers}
 
 
 def check_artifact(artifact_dir: Path, backend_name: str) -> dict[str, Any]:
@@ -73,7 +78,8 @@ def check_artifact(artifact_dir: Path, backend_name: str) -> dict[str, Any]:
     from edgephoto.runtime.backends.base import load_backend
 
     manifest = read_manifest(artifact_dir)
-    check = CHECKS.get(manifest["task"])
+    rule = TASKS.get(manifest["task"]).sanity if manifest["task"] in TASKS else None
+    check = CHECKS.get(rule) if rule else None
     if check is None:
         numbers: dict[str, Any] = {"checked": False, "why": f"no sanity rule for task {manifest['task']}"}
     else:
@@ -90,3 +96,20 @@ def check_artifact(artifact_dir: Path, backend_name: str) -> dict[str, Any]:
         raise ConversionError(f"{manifest['model']} ({manifest['target']}) fails the {manifest['task']} "
                               f"sanity check ({numbers['rule']}): {shown}; check --mean/--std/--color")
     return numbers
+
+
+def check_results(results: list, backends: dict[str, str | None]) -> None:
+    """Run each fp32 user artifact through the runtime on real photos; an insane one is removed."""
+    import shutil
+
+    from edgephoto.errors import EdgePhotoError
+
+    for r in results:
+        backend = backends.get(r.target)
+        if not r.ok or backend is None or r.precision != "fp32":
+            continue
+        try:
+            r.parity = {**r.parity, "sanity": check_artifact(Path(r.path), backend)}
+        except EdgePhotoError as exc:
+            shutil.rmtree(str(r.path), ignore_errors=True)
+            r.ok, r.error, r.error_type, r.path = False, str(exc), type(exc).__name__, None

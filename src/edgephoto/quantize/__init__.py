@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgephoto.convert.graph import ConvertContext
+from edgephoto.convert.public import ConvertContext
+from edgephoto.convert.targets import TARGETS, check_precision
 from edgephoto.errors import AccuracyDropError, InvalidOptionError
 from edgephoto.quantize import accuracy
 from edgephoto.quantize.calibration import (
@@ -23,6 +24,7 @@ from edgephoto.quantize.calibration import (
     calibration_dataset,
 )
 from edgephoto.registry import Registry
+from edgephoto.tasks import TASKS
 from edgephoto.zoo.spec import ModelSpec
 
 
@@ -142,18 +144,18 @@ def keep_float_until_within(
 
 
 Quantizer = Callable[[QuantJob], QuantResult]
+# one module per target that offers more than fp32 (quantize/<target>.py registers itself)
 QUANTIZERS: Registry[Quantizer] = Registry(
     "quantizer",
-    modules=(
-        "edgephoto.quantize.onnx",
-        "edgephoto.quantize.tflite",
-        "edgephoto.quantize.openvino",
-        "edgephoto.quantize.coreml",
-    ),
+    modules=tuple(f"edgephoto.quantize.{name}" for name, info in TARGETS if len(info.precisions) > 1),
 )
 NEEDS_CALIBRATION = {"int8", "int8-io"}
-# tasks whose first conv and output head stay float in int8 by default (measured: see onnx.py)
-FLOAT_EDGE_TASKS = ("upscale", "segmentation", "matting")
+
+
+def _float_edges_by_default(task: str) -> bool:
+    """The task table's rule: whether int8 keeps the first conv and output head float (measured:
+    see onnx.py)."""
+    return task in TASKS and TASKS.get(task).float_edges
 
 
 def quantize_artifact(
@@ -167,8 +169,6 @@ def quantize_artifact(
     Raises InvalidOptionError for a precision the target cannot do, AccuracyDropError when the
     measured drop is beyond the limit.
     """
-    from edgephoto.convert.targets import TARGETS, check_precision
-
     info = TARGETS.get(target)
     check_precision(info, precision)
     if precision == "fp32":
@@ -188,7 +188,7 @@ def quantize_artifact(
         calib_dir=Path(calib) if calib else None,
         subset_size=int(options.get("subset_size") or DEFAULT_SUBSET),
         accuracy_control=bool(options.get("accuracy_control")),
-        float_edges=bool(options.get("float_edges", ctx.spec.task in FLOAT_EDGE_TASKS)),
+        float_edges=bool(options.get("float_edges", _float_edges_by_default(ctx.spec.task))),
         holdout_size=int(options.get("holdout_size") or DEFAULT_HOLDOUT),
     )
     ctx.progress(f"{ctx.spec.name}: quantizing {target} -> {precision}")

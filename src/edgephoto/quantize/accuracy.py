@@ -15,7 +15,6 @@ A drop beyond the limit raises AccuracyDropError carrying every number measured.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,39 +23,23 @@ import numpy as np
 from edgephoto import metrics
 from edgephoto.errors import AccuracyDropError
 from edgephoto.quantize.calibration import Sample
+from edgephoto.tasks import GENERIC_LIMIT, TASKS, Limit
 from edgephoto.zoo.spec import ModelSpec
 
 Runner = Callable[[dict[str, np.ndarray]], np.ndarray]  # feed -> first output (spec layout)
 
 
-@dataclass(frozen=True)
-class Limit:
-    metric: str
-    limit: float
-    unit: str
-
-
-DEFAULT_LIMITS: dict[str, Limit] = {
-    "upscale": Limit("psnr", 0.5, "dB"),
-    "segmentation": Limit("iou", 1.0, "IoU points"),
-    "matting": Limit("iou", 1.0, "IoU points"),
-    "depth": Limit("delta1", 1.0, "delta1 points"),
-}
-GENERIC_LIMIT = Limit("rel_error", 0.05, "relative error")
-
-
 def limit_for(spec: ModelSpec, override: float | None = None) -> Limit:
-    base = DEFAULT_LIMITS.get(spec.task, GENERIC_LIMIT)
+    base = TASKS.get(spec.task).limit if spec.task in TASKS else GENERIC_LIMIT
     return base if override is None else Limit(base.metric, float(override), base.unit)
 
 
 def open_runner(backend: str, path: Path, spec: ModelSpec, *, threads: int = 1) -> tuple[Runner, Callable[[], None]]:
     """A runner for one artifact through the runtime backend (1 thread), and its close()."""
-    from edgephoto.runtime.backends.base import load_backend
+    from edgephoto.runtime.backends import BACKENDS, load_backend
 
-    options: dict[str, Any] = {"threads": threads}
-    if backend == "openvino":  # bf16 by default on this CPU: measure the artifact, not the hint
-        options["inference_precision"] = "f32"
+    # the backend's exact-float options (OpenVINO: f32, not its bf16 hint): measure the artifact
+    options: dict[str, Any] = {"threads": threads, **dict(BACKENDS.get(backend).exact_options)}
     engine = load_backend(backend, path, device="cpu", **options)
     in_name = engine.inputs()[0].name
     out_names = [t.name for t in engine.outputs()]
@@ -65,7 +48,7 @@ def open_runner(backend: str, path: Path, spec: ModelSpec, *, threads: int = 1) 
 
     io = None
     if backend == "litert" and np.dtype(engine.inputs()[0].dtype).kind in "iu" and spec.inputs[0].dtype == "float32":
-        from edgephoto.quantize.tflite import io_params
+        from edgephoto.quantize.tflite_io import io_params
 
         io = io_params(path)  # integer I/O: quantize the feed, dequantize the result
     in_dtype = np.dtype(engine.inputs()[0].dtype)
@@ -118,7 +101,7 @@ def _upscale(spec: ModelSpec, pairs: list[tuple[Sample, np.ndarray, np.ndarray]]
             rows["psnr_quant"].append(metrics.psnr(ref, qs))
             rows["ssim_float"].append(metrics.ssim(ref, fs))
             rows["ssim_quant"].append(metrics.ssim(ref, qs))
-    out = {k: float(np.mean(v)) for k, v in rows.items() if v}
+    out: dict[str, Any] = {k: float(np.mean(v)) for k, v in rows.items() if v}
     if "psnr_float" in out:
         out["drop"] = out["psnr_float"] - out["psnr_quant"]
         out["ssim_drop"] = out["ssim_float"] - out["ssim_quant"]
@@ -127,14 +110,18 @@ def _upscale(spec: ModelSpec, pairs: list[tuple[Sample, np.ndarray, np.ndarray]]
     return {**out, **_generic(spec, pairs)}  # no HR reference (scale 1): relative output error
 
 
-def _masks(spec: ModelSpec, pairs: list[tuple[Sample, np.ndarray, np.ndarray]]) -> dict[str, Any]:
+def _alpha(spec: ModelSpec, pairs: list[tuple[Sample, np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    return _masks(spec, pairs, alpha=True)
+
+
+def _masks(spec: ModelSpec, pairs: list[tuple[Sample, np.ndarray, np.ndarray]], alpha: bool = False) -> dict[str, Any]:
     rows: dict[str, list[float]] = {k: [] for k in ("iou_vs_float", "boundary_f_vs_float", "iou_gt_float", "iou_gt_quant", "boundary_f_gt_float", "boundary_f_gt_quant", "sad", "gradient_error")}
     for sample, f, q in pairs:
         pf, pq = _probability(spec, f), _probability(spec, q)
         mf, mq = pf > 0.5, pq > 0.5
         rows["iou_vs_float"].append(metrics.iou(mf, mq))
         rows["boundary_f_vs_float"].append(metrics.boundary_f(mq, mf))
-        if spec.task == "matting":
+        if alpha:  # soft edges matter: alpha errors too
             rows["sad"].append(metrics.sad(pq, pf))
             rows["gradient_error"].append(metrics.gradient_error(pq, pf))
         if sample.reference is not None and sample.reference.shape == mf.shape:
@@ -142,7 +129,7 @@ def _masks(spec: ModelSpec, pairs: list[tuple[Sample, np.ndarray, np.ndarray]]) 
             rows["iou_gt_quant"].append(metrics.iou(mq, sample.reference))
             rows["boundary_f_gt_float"].append(metrics.boundary_f(mf, sample.reference))
             rows["boundary_f_gt_quant"].append(metrics.boundary_f(mq, sample.reference))
-    out = {k: float(np.mean(v)) for k, v in rows.items() if v}
+    out: dict[str, Any] = {k: float(np.mean(v)) for k, v in rows.items() if v}
     if "iou_gt_float" in out:
         out["drop"] = 100.0 * (out["iou_gt_float"] - out["iou_gt_quant"])
         out["guarded_against"] = "ground-truth masks"
@@ -160,7 +147,7 @@ def _depth(spec: ModelSpec, pairs: list[tuple[Sample, np.ndarray, np.ndarray]]) 
         numbers = metrics.depth_metrics(qq + shift, ff + shift, np.ones(ff.shape, bool))
         for key, value in numbers.items():
             rows[key].append(value)
-    out = {f"{k}_vs_float": float(np.mean(v)) for k, v in rows.items()}
+    out: dict[str, Any] = {f"{k}_vs_float": float(np.mean(v)) for k, v in rows.items()}
     out["drop"] = 100.0 * (1.0 - out["delta1_vs_float"])
     out["guarded_against"] = "float depth (scale/shift aligned)"
     return out
@@ -171,14 +158,15 @@ def _generic(spec: ModelSpec, pairs: list[tuple[Sample, np.ndarray, np.ndarray]]
     return {"rel_error": float(np.mean(errors)), "drop": float(np.mean(errors)), "guarded_against": "float output"}
 
 
-TASK_SCORERS = {"upscale": _upscale, "segmentation": _masks, "matting": _masks, "depth": _depth}
+# the task table's `scorer` -> how held-out pairs are scored
+SCORERS = {"upscale": _upscale, "masks": _masks, "alpha": _alpha, "depth": _depth, "generic": _generic}
 
 
 def measure(spec: ModelSpec, run_float: Runner, run_quant: Runner, holdout: list[Sample]) -> dict[str, Any]:
     """Task metrics of the quantized model against the float one (and the references)."""
     pairs = [(s, run_float(s.feed), run_quant(s.feed)) for s in holdout]
     raw = [metrics.abs_errors(f, q) for _, f, q in pairs]
-    numbers = TASK_SCORERS.get(spec.task, _generic)(spec, pairs)
+    numbers = SCORERS[TASKS.get(spec.task).scorer if spec.task in TASKS else "generic"](spec, pairs)
     numbers["max_abs"] = max(r["max_abs"] for r in raw)
     numbers["mean_abs"] = float(np.mean([r["mean_abs"] for r in raw]))
     numbers["samples"] = len(pairs)

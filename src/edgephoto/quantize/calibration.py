@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,10 @@ import numpy as np
 from PIL import Image
 
 from edgephoto.errors import EdgePhotoError, InputFileError, InvalidOptionError
+from edgephoto.runtime.image_io import PHOTO_SUFFIXES, sample_path
+from edgephoto.tasks import TASKS
 from edgephoto.zoo.spec import ModelSpec, TensorSpec
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 MIN_PHOTOS = 3  # at least two to calibrate on and one held out
 DEFAULT_SUBSET = 64
 DEFAULT_HOLDOUT = 12  # held-out samples scored by the accuracy guard
@@ -58,7 +58,8 @@ class CalibrationSet:
 
 
 def builtin_photos_dir() -> Path:
-    return Path(str(resources.files("edgephoto") / "data"))
+    """The directory of the runtime's built-in sample photos (image_io.SAMPLES)."""
+    return sample_path().parent
 
 
 def list_photos(directory: Path) -> list[Path]:
@@ -90,23 +91,18 @@ def _mask_for(photo: Path) -> Path | None:
 
 
 def to_model_input(pixels: np.ndarray, tensor: TensorSpec) -> np.ndarray:
-    """RGB 0-255 pixels already at the tensor's size -> the tensor's values (batch of one)."""
-    norm = tensor.normalization
-    values = pixels.astype(np.float32)
-    if norm is not None and norm.color == "Y":
-        values = luma(pixels)[..., None]
-    elif norm is not None and norm.color == "BGR":
-        values = values[..., ::-1]
-    out = norm.apply(values, tensor.dtype) if norm else values.astype(tensor.dtype)
-    if tensor.layout == "NCHW":
-        out = out.transpose(2, 0, 1)
-    return np.ascontiguousarray(out[None])
+    """RGB 0-255 pixels already at the tensor's size -> the tensor's values (batch of one), the
+    runtime's own way (runtime.tasks.common.model_input)."""
+    from edgephoto.runtime.tasks.common import model_input
+
+    return model_input(pixels, tensor)
 
 
 def luma(pixels: np.ndarray) -> np.ndarray:
-    """Full-range (JPEG) luma, as Pillow's YCbCr gives and as parity feeds Y models."""
-    image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).convert("YCbCr")
-    return np.asarray(image, np.float32)[..., 0]
+    """BT.601 full-range luma, as the runtime feeds Y models."""
+    from edgephoto.runtime.photo.colour import rgb_to_ycbcr
+
+    return rgb_to_ycbcr(pixels)[..., 0]
 
 
 def _resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -149,14 +145,15 @@ def _holdout_samples(spec: ModelSpec, path: Path, rgb: np.ndarray, count: int, r
     h, w = tensor.hw
     name = spec.inputs[0].name
     samples = []
-    if spec.task == "upscale" and spec.scale > 1:
+    reference_kind = TASKS.get(spec.task).holdout_reference if spec.task in TASKS else None
+    if reference_kind == "hr_crops" and spec.scale > 1:
         s = spec.scale
         photo = _ensure_min(rgb, h * s, w * s)
         for _ in range(count):
             hr, _ = _crop(photo, h * s, w * s, rng)
             lr = _resize(hr, w, h)
             norm = spec.outputs[0].normalization
-            reference = luma(hr)[..., None] if norm is not None and norm.color == "Y" else hr.astype(np.float32)
+            reference: np.ndarray | None = luma(hr)[..., None] if norm is not None and norm.color == "Y" else hr.astype(np.float32)
             samples.append(Sample({name: to_model_input(lr, tensor)}, path.name, reference))
         return samples
     if spec.tile.mode == "tile":
@@ -165,7 +162,7 @@ def _holdout_samples(spec: ModelSpec, path: Path, rgb: np.ndarray, count: int, r
                 for _ in range(count)]
     reference = None
     mask_path = _mask_for(path)
-    if mask_path is not None and spec.task in ("segmentation", "matting"):
+    if mask_path is not None and reference_kind == "masks":
         oh, ow = spec.outputs[0].hw
         with Image.open(mask_path) as mask:  # masks may be smaller than photos: nearest-neighbour
             grey = mask.convert("L").resize((rgb.shape[1], rgb.shape[0]), Image.Resampling.NEAREST)
@@ -219,7 +216,7 @@ def calibration_dataset(
         progress(f"calibration: {len(calib_photos)} photos, {len(held_photos)} held out ({directory})")
 
     per_photo = -(-subset_size // len(calib_photos))
-    feeds = []
+    feeds: list[dict[str, np.ndarray]] = []
     for _, rgb in calib_photos:
         feeds.extend({spec.inputs[0].name: to_model_input(view, spec.inputs[0])}
                      for view in _calibration_views(spec, rgb, per_photo, rng))

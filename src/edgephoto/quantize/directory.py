@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edgephoto.convert.graph import ConvertContext
+from edgephoto.convert.public import ConvertContext, rebuild_as, target_info
 from edgephoto.errors import InputFileError, InvalidOptionError
 from edgephoto.files import install_dir
 from edgephoto.manifest import file_entries, read_manifest, verify, write_manifest
@@ -40,9 +40,7 @@ def quantize_directory(
 
     The new directory is `out_dir/<model>/<target>-<precision>` (default: beside the input).
     """
-    from edgephoto.convert import graph
     from edgephoto.convert.api import metadata_for, tool_versions
-    from edgephoto.convert.targets import TARGETS
     from edgephoto.quantize import quantize_artifact
     from edgephoto.zoo import MODELS
 
@@ -53,7 +51,7 @@ def quantize_directory(
             f"{artifact_dir} is {manifest.get('precision')}; quantize from the fp32 artifact")
     zoo = manifest["model"] in MODELS and manifest.get("upstream") == MODELS.get(manifest["model"]).upstream
     spec = MODELS.get(manifest["model"]) if zoo else ModelSpec.from_manifest(manifest)  # a user's own model
-    target = TARGETS.get(manifest["target"])
+    target = target_info(manifest["target"])
     source = _artifact_file(artifact_dir, manifest, target.suffix)
     out_root = Path(out_dir) if out_dir is not None else artifact_dir.parent.parent
     out_root.mkdir(parents=True, exist_ok=True)
@@ -73,8 +71,7 @@ def quantize_directory(
 
                 root = resolve(spec, progress=progress, local_dirs=weights_dirs or None)
                 ctx = ConvertContext(spec, work / node, {"metadata": metadata}, progress)
-                ctx.workdir.mkdir(parents=True, exist_ok=True)
-                reached[node] = graph.convert_path(root / spec.files[0].path, spec.source_format, node, ctx)
+                reached[node] = rebuild_as(root / spec.files[0].path, node, ctx)
             return reached[node]
 
         metadata = metadata_for(spec, target.name, precision)
@@ -87,9 +84,9 @@ def quantize_directory(
         artifact = staging / f"{spec.name}{target.suffix}"
         (shutil.copytree if built.is_dir() else shutil.copy2)(built, artifact)
         files = [artifact]
-        if target.suffix == ".xml":
-            shutil.copy2(built.with_suffix(".bin"), artifact.with_suffix(".bin"))
-            files.append(artifact.with_suffix(".bin"))
+        for companion in target.companion_files(built):  # OpenVINO's .bin beside its .xml
+            shutil.copy2(companion, artifact.with_suffix(companion.suffix))
+            files.append(artifact.with_suffix(companion.suffix))
         write_manifest(staging, {
             **{k: v for k, v in manifest.items() if k != "schema"},
             "precision": precision,

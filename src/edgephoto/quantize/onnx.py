@@ -20,7 +20,7 @@ The selfie segmenter's head is a ConvTranspose + bias + sigmoid whose logits dec
 first conv + head float 86.94, the same with Percentile calibration 90.29 (4.24 ms vs 5.16 ms
 fp32, 1 thread).
 
-Calibration method per task (CALIBRATION): MinMax for upscalers (Percentile 99.99 cost
+Calibration method per task (the task table's `calibration`, edgephoto/tasks.py): MinMax for upscalers (Percentile 99.99 cost
 esrgan-slim-x4 1.56 dB instead of 1.45 with every layer int8), Percentile 99.99 for masks
 (selfie: 82.31 MinMax, 86.83 Percentile, all layers int8; Entropy 82.31). int16 activations
 bring selfie back to 91.36, but ORT runs those ops through float kernels: no int8 speed.
@@ -47,6 +47,7 @@ from edgephoto.quantize import (
     edge_layers,
     keep_float_until_within,
 )
+from edgephoto.tasks import TASKS
 
 # ops that only move data (or, like Relu/MaxPool after a conv, are folded into the integer conv
 # and its output scale): keeping one of them float alone changes nothing, so they are not ranked
@@ -120,15 +121,12 @@ def _preprocess(job: QuantJob) -> Path:
     return pre
 
 
-# calibration range per task: (CalibrationMethod name, extra_options); MinMax otherwise
-CALIBRATION: dict[str, tuple[str, dict[str, Any]]] = {
-    "segmentation": ("Percentile", {"CalibPercentile": 99.99}),
-    "matting": ("Percentile", {"CalibPercentile": 99.99}),
-}
-
-
 def calibration_method(task: str) -> tuple[str, dict[str, Any]]:
-    return CALIBRATION.get(task, ("MinMax", {}))
+    """(CalibrationMethod name, extra_options) from the task table; MinMax for unknown tasks."""
+    if task not in TASKS:
+        return "MinMax", {}
+    method, extra = TASKS.get(task).calibration
+    return method, dict(extra)
 
 
 def _static(job: QuantJob, pre: Path, exclude: list[str], name: str,

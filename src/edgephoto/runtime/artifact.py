@@ -11,22 +11,21 @@ from typing import Any
 
 from edgephoto import manifest as manifest_io
 from edgephoto.errors import InputFileError, InvalidOptionError
-from edgephoto.runtime.backends import BACKENDS, Backend, BackendInfo, load_backend
-
-# target (as written by the converter) -> the backend that runs it by default
-DEFAULT_BACKEND = {
-    "onnx": "onnxruntime",
-    "tflite": "litert",
-    "openvino": "openvino",
-    "coreml": "coreml",
-}
+from edgephoto.runtime.backends import (
+    BACKENDS,
+    Backend,
+    BackendInfo,
+    backend_for_target,
+    load_backend,
+)
 
 
 def default_backend(manifest: dict[str, Any]) -> str:
     """The backend for the manifest's target, else the first backend that loads a listed file."""
     target = manifest.get("target")
-    if target in DEFAULT_BACKEND:
-        return DEFAULT_BACKEND[target]
+    own = backend_for_target(target)
+    if own is not None:
+        return own
     for name, info in BACKENDS:
         if info.suffixes and _find_model(manifest, info) is not None:
             return name

@@ -124,8 +124,8 @@ def probe_engine(name: str) -> dict[str, Any]:
 
 def probe() -> dict[str, Any]:
     """Everything `edgephoto doctor` shows, as JSON-ready data."""
-    from edgephoto import __version__
     from edgephoto.runtime.backends import BACKENDS
+    from edgephoto.version import __version__
 
     return {
         "edgephoto": __version__,

@@ -32,9 +32,8 @@ from edgephoto.runtime.image_io import (
 Resolver = Union[Mapping[str, Path], Callable[[str], "Path | None"]]  # noqa: UP007
 Progress = Callable[[str], None]
 
-# Which artifact role each model step asks for; the converter's default zoo model per role
-# lives with the CLI (cli/run.py), since only the CLI may build artifacts.
-ROLES = ("depth", "segmentation", "matting", "face_detection", "face_landmarks", "upscale2")
+# The artifact role each model step asks for, and the default zoo model per role, are in the
+# task table (edgephoto/tasks.py); only the CLI may build a missing artifact (cli/run.py).
 
 
 @dataclass(frozen=True)
@@ -163,10 +162,11 @@ def find_artifacts(root: str | Path, backend: str | None = None) -> dict[str, Pa
     them out: root/<model>/<target>-<precision>/). Float ONNX is preferred when several fit;
     with `backend`, only artifacts holding a file it loads, its own target first (OpenVINO also
     reads .onnx, but runs its own IR)."""
-    from edgephoto.runtime.artifact import DEFAULT_BACKEND, loads
+    from edgephoto.runtime.artifact import loads
+    from edgephoto.runtime.backends import backend_for_target, target_rank
+    from edgephoto.tasks import TASKS
 
     root = Path(root)
-    preference = {"onnx": 0, "tflite": 1, "openvino": 2, "coreml": 3}
     found: dict[str, tuple[tuple[int, int, int, str], Path]] = {}
     for manifest_path in sorted(root.glob(f"*/*/{MANIFEST_NAME}")) + sorted(root.glob(f"*/{MANIFEST_NAME}")):
         try:
@@ -176,10 +176,10 @@ def find_artifacts(root: str | Path, backend: str | None = None) -> dict[str, Pa
         if backend is not None and not loads(manifest, backend):
             continue
         task = str(manifest.get("task", ""))
-        role = f"upscale{manifest.get('scale', 1)}" if task == "upscale" else task
+        role = (TASKS.get(task).role_for(int(manifest.get("scale", 1))) if task in TASKS else None) or task
         target = str(manifest.get("target"))
-        own = 0 if backend is None or DEFAULT_BACKEND.get(target) == backend else 1
-        rank = (own, preference.get(target, 9), 0 if manifest.get("precision") == "fp32" else 1,
+        own = 0 if backend is None or backend_for_target(target) == backend else 1
+        rank = (own, target_rank(target), 0 if manifest.get("precision") == "fp32" else 1,
                 str(manifest_path))
         if role not in found or rank < found[role][0]:
             found[role] = (rank, manifest_path.parent)

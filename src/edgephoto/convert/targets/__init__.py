@@ -1,4 +1,4 @@
-"""The table of targets: capabilities as data (suffix, precisions, options, parity backend).
+"""The table of targets: capabilities as data (suffix, companion files, precisions, options).
 
 The CLI, validation and docs all read this one table. Converter code for a target lives in
 `targets/<name>.py` as registered graph edges.
@@ -6,8 +6,10 @@ The CLI, validation and docs all read this one table. Converter code for a targe
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from edgephoto.errors import InvalidOptionError, did_you_mean
 from edgephoto.registry import Registry
@@ -20,9 +22,28 @@ class TargetInfo:
     suffix: str  # artifact file (or directory) suffix
     precisions: tuple[str, ...]  # what `--quantize` may ask for on this target
     options: tuple[str, ...]  # target-specific options it accepts
-    parity_backend: str | None  # runtime backend that runs the artifact for parity; None: structural only
+    companions: tuple[str, ...] = ()  # files beside the artifact, same stem (OpenVINO's .bin weights)
     extra: str = "convert"
     note: str = ""
+
+    @property
+    def backend(self) -> str | None:
+        """The runtime backend that runs this target's artifacts (its BackendInfo says so)."""
+        from edgephoto.runtime.backends import backend_for_target
+
+        return backend_for_target(self.name)
+
+    @property
+    def parity_backend(self) -> str | None:
+        """The backend parity runs the artifact with here; None when it cannot run on this
+        platform (Core ML predict needs macOS), so parity is structural."""
+        from edgephoto.runtime.backends import BACKENDS
+
+        name = self.backend
+        return name if name is not None and sys.platform in BACKENDS.get(name).platforms else None
+
+    def companion_files(self, artifact: Path) -> list[Path]:
+        return [artifact.with_suffix(suffix) for suffix in self.companions]
 
 
 TARGETS: Registry[TargetInfo] = Registry("target")
@@ -31,28 +52,25 @@ for _info in (
         "onnx", "onnx", ".onnx",
         precisions=("fp32", "fp16", "int8", "int8-dynamic"),
         options=("opset",),
-        parity_backend="onnxruntime",
         note="opset 17 by default (loads in onnxruntime-web); metadata in metadata_props",
     ),
     TargetInfo(
         "tflite", "tflite", ".tflite",
         precisions=("fp32", "fp16", "int8-dynamic", "int8", "int8-io"),
         options=(),
-        parity_backend="litert",
         note="metadata in the flatbuffer's metadata table",
     ),
     TargetInfo(
         "openvino", "openvino", ".xml",
         precisions=("fp32", "fp16", "int8"),
         options=("inference_precision",),
-        parity_backend="openvino",
+        companions=(".bin",),
         note="IR .xml/.bin; metadata in rt_info",
     ),
     TargetInfo(
         "coreml", "coreml", ".mlpackage",
         precisions=("fp32", "fp16", "int8-weights", "int4-weights", "palettize"),
         options=("image_input", "minimum_deployment_target"),
-        parity_backend=None,
         note="mlprogram .mlpackage; predict() needs macOS, so parity is structural on Linux",
     ),
 ):

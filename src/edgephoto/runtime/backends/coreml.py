@@ -127,6 +127,7 @@ INFO = BACKENDS.add(
         devices=("cpu", "gpu", "npu"),
         platforms=("darwin",),
         options=("compute_units", "fallback"),
+        target="coreml",
         note="macOS only; device = compute units; Core ML does not report the unit it used",
         factory=CoreMLBackend,
         probe=probe,

@@ -194,6 +194,7 @@ INFO = BACKENDS.add(
         suffixes=(".tflite",),
         devices=("cpu", "gpu", "npu"),
         options=("threads", "delegate", "fallback"),
+        target="tflite",
         note="XNNPACK by default; gpu/nnapi/edgetpu/qnn delegates via load_delegate; "
              "tflite_runtime when only that is installed",
         factory=LiteRTBackend,

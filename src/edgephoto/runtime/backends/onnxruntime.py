@@ -172,6 +172,7 @@ INFO = BACKENDS.add(
         suffixes=(".onnx",),
         devices=("cpu", "gpu", "npu"),
         options=("threads", "provider", "fallback"),
+        target="onnx",
         note="device = execution provider from get_available_providers(); CPU provider kept last",
         factory=OnnxRuntimeBackend,
         probe=probe,

@@ -1,4 +1,4 @@
-"""sRGB <-> CIE LAB in numpy, and white balance as a bounded shift of the a*/b* means.
+"""Colour spaces in numpy (BT.601 YCbCr, sRGB <-> CIE LAB), and white balance as a bounded shift of the a*/b* means.
 
 LAB separates lightness from the two opponent colour axes, so a colour cast is (to first order)
 an offset of the a* (green-red) and b* (blue-yellow) means. Grey-world assumes the scene
@@ -24,6 +24,19 @@ _XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
 _WHITE_D65 = _RGB_TO_XYZ.sum(axis=1)  # XYZ of RGB (1, 1, 1)
 _EPS = 216.0 / 24389.0
 _KAPPA = 24389.0 / 27.0
+
+
+def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 full-range (JPEG/OpenCV) YCbCr from RGB 0..255, float32."""
+    m = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
+    out = rgb.astype(np.float32) @ m.T
+    out[..., 1:] += 128.0
+    return out
+
+
+def ycbcr_to_rgb(ycc: np.ndarray) -> np.ndarray:
+    y, cb, cr = ycc[..., 0], ycc[..., 1] - 128.0, ycc[..., 2] - 128.0
+    return np.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], axis=-1)
 
 
 def srgb_to_linear(srgb: np.ndarray) -> np.ndarray:

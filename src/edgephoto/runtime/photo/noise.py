@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from edgephoto.runtime.photo.colour import rgb_to_ycbcr, ycbcr_to_rgb
 from edgephoto.runtime.photo.filters import box_filter, guided_filter
 
 # The 3x3 operator is the difference of two Laplacians: blind to linear ramps, and its response
@@ -62,23 +63,6 @@ def estimate_noise(image: np.ndarray, *, edge_quantile: float = 0.5) -> dict[str
         sigmas.append(float(np.median(values)) * _MAD_TO_SIGMA / 6.0)
     sigma = float(np.mean(sigmas))
     return {"sigma": sigma, "sigma_per_channel": sigmas, "method": "immerkaer-mad"}
-
-
-def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
-    """Full-range BT.601 (JPEG) YCbCr, float32, on the 0-255 scale."""
-    x = rgb.astype(np.float32)
-    y = 0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]
-    cb = 128.0 - 0.168736 * x[..., 0] - 0.331264 * x[..., 1] + 0.5 * x[..., 2]
-    cr = 128.0 + 0.5 * x[..., 0] - 0.418688 * x[..., 1] - 0.081312 * x[..., 2]
-    return np.stack([y, cb, cr], axis=-1)
-
-
-def ycbcr_to_rgb(ycc: np.ndarray) -> np.ndarray:
-    y, cb, cr = ycc[..., 0], ycc[..., 1] - 128.0, ycc[..., 2] - 128.0
-    r = y + 1.402 * cr
-    g = y - 0.344136 * cb - 0.714136 * cr
-    b = y + 1.772 * cb
-    return np.stack([r, g, b], axis=-1)
 
 
 def denoise(

@@ -17,6 +17,7 @@ from PIL import Image
 
 from edgephoto.errors import InvalidOptionError
 from edgephoto.runtime.backends.base import Backend
+from edgephoto.runtime.photo.colour import rgb_to_ycbcr
 from edgephoto.runtime.refine import resize
 from edgephoto.zoo.spec import Normalization
 
@@ -138,6 +139,37 @@ def _pick(outputs: Mapping[str, np.ndarray], name: str, index: int) -> np.ndarra
     return values[index]
 
 
+def default_overlap(facts: ModelFacts, tile: int | None = None) -> int:
+    """Px neighbouring tiles share by default: twice the policy's per-side overlap, capped at
+    half the tile (a 32 px user tile cannot share twice a 16 px overlap)."""
+    tile = tile or facts.tile
+    return min(2 * facts.overlap, tile // 2) if tile else 2 * facts.overlap
+
+
+def model_colour(pixels: np.ndarray, norm: Normalization | None) -> np.ndarray:
+    """RGB 0..255 pixels (..., 3) in the colour the model reads: as is, BGR, or BT.601 luma
+    (..., 1). Pixels that already have one channel pass through."""
+    if norm is None or pixels.shape[-1] != 3:
+        return pixels
+    if norm.color == "BGR":
+        return pixels[..., ::-1]
+    if norm.color == "Y":
+        return rgb_to_ycbcr(pixels)[..., :1]
+    return pixels
+
+
+def model_input(pixels: np.ndarray, tensor: Any) -> np.ndarray:
+    """(H, W, 3) RGB 0..255 pixels already at the tensor's size -> its values, batch of one:
+    colour, normalisation, dtype and layout as the tensor (TensorSpec or TensorFacts) says.
+    Parity and calibration feed models through this; run_model adds batching and integer I/O."""
+    norm = tensor.normalization
+    values = model_colour(pixels.astype(np.float32), norm)
+    out = norm.apply(values, tensor.dtype) if norm else values.astype(tensor.dtype)
+    if tensor.layout == "NCHW":
+        out = out.transpose(2, 0, 1)
+    return np.ascontiguousarray(out[None])
+
+
 def run_model(backend: Backend, facts: ModelFacts, pixels: np.ndarray) -> list[np.ndarray]:
     """Feed an (N, H, W, C) batch of 0..255 pixels; return every output, NHWC, dequantized.
 
@@ -146,8 +178,7 @@ def run_model(backend: Backend, facts: ModelFacts, pixels: np.ndarray) -> list[n
     """
     spec = facts.input
     norm = spec.normalization or Normalization()
-    if norm.color == "BGR":
-        pixels = pixels[..., ::-1]
+    pixels = model_colour(pixels, norm)
     engine_inputs = backend.inputs()
     engine = {t.name: t for t in engine_inputs}.get(spec.name)
     if engine is None and len(engine_inputs) == 1:  # raw weights whose tensor names the spec renamed
@@ -209,9 +240,14 @@ def fit_to_input(rgb: np.ndarray, size: tuple[int, int], mode: str = "stretch") 
 
 def _resize_photo(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize to float32: an 8-bit RGB photo in one Pillow call (same filter as the
-    per-channel float path, fixed-point: within half a level, ~5x less time at 1 MP)."""
+    per-channel float path, fixed-point: within half a level, ~5x less time at 1 MP).
+
+    Shrinking, Pillow first box-averages by the whole factor (reducing_gap=1), then filters the
+    rest (< 2x): a 1280x1055 photo to 256² in 1.7 ms instead of 9.6, and on the 150 portraits
+    the selfie mask's IoU moved by -0.0002 (0.9186 vs 0.9188), boundary F by +0.0005."""
     if rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3:
-        image = Image.fromarray(np.ascontiguousarray(rgb), "RGB").resize((size[1], size[0]), Image.Resampling.BILINEAR)
+        image = Image.fromarray(np.ascontiguousarray(rgb), "RGB").resize(
+            (size[1], size[0]), Image.Resampling.BILINEAR, reducing_gap=1.0)
         return np.asarray(image, np.float32)
     return resize(rgb.astype(np.float32), size, "bilinear")
 

@@ -16,7 +16,13 @@ import numpy as np
 from edgephoto.metrics import align_scale_shift
 from edgephoto.runtime.backends.base import Backend
 from edgephoto.runtime.refine import resize
-from edgephoto.runtime.tasks.common import ModelFacts, fit_to_input, run_model, unfit
+from edgephoto.runtime.tasks.common import (
+    ModelFacts,
+    default_overlap,
+    fit_to_input,
+    run_model,
+    unfit,
+)
 from edgephoto.runtime.tiling import Tile, crop, margin_for, tile_image
 
 
@@ -74,7 +80,7 @@ def estimate_depth(
     guide = resize(low, work_hw, "bilinear")
     stats: list[dict[str, float]] = []
     if work_hw[0] > input_hw[0] or work_hw[1] > input_hw[1]:
-        overlap = min(2 * facts.overlap, min(input_hw) - 1)
+        overlap = default_overlap(facts, min(input_hw))
 
         def align(out: np.ndarray, tile: Tile) -> np.ndarray:
             target = crop(guide, tile.y, tile.x, tile.h, tile.w)

@@ -1,17 +1,15 @@
-"""Registers every task (imported lazily by TASKS, so task modules load only when asked)."""
+"""Registers every task of the task table (edgephoto/tasks.py) with the function that runs it.
+
+Imported lazily by TASKS, so task modules load only when a task is asked for.
+"""
 
 from __future__ import annotations
 
-from edgephoto.runtime.tasks import TASKS, TaskInfo
-from edgephoto.runtime.tasks.depth import estimate_depth
-from edgephoto.runtime.tasks.face import detect_faces, face_landmarks
-from edgephoto.runtime.tasks.matting import matte
-from edgephoto.runtime.tasks.segmentation import segment
-from edgephoto.runtime.tasks.upscale import upscale
+import importlib
 
-TASKS.add("upscale", TaskInfo("upscale", upscale, "uint8 (H*s, W*s, 3) photo"))
-TASKS.add("depth", TaskInfo("depth", estimate_depth, "DepthResult: float32 (H, W) depth + global pass"))
-TASKS.add("segmentation", TaskInfo("segmentation", segment, "float32 (H, W) person probability 0..1"))
-TASKS.add("matting", TaskInfo("matting", matte, "float32 (H, W) alpha 0..1"))
-TASKS.add("face_detection", TaskInfo("face_detection", detect_faces, "list[Face] in photo px"))
-TASKS.add("face_landmarks", TaskInfo("face_landmarks", face_landmarks, "Landmarks (468, 3) in photo px"))
+from edgephoto.runtime.tasks import TASKS, TaskInfo
+from edgephoto.tasks import TASKS as TASK_TABLE
+
+for _name, _task in TASK_TABLE:
+    _module, _function = _task.runner.split(":")
+    TASKS.add(_name, TaskInfo(_name, getattr(importlib.import_module(_module), _function), _task.returns))

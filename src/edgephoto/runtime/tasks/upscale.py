@@ -15,23 +15,11 @@ import numpy as np
 from PIL import Image
 
 from edgephoto.runtime.backends.base import Backend
-from edgephoto.runtime.tasks.common import ModelFacts, run_model
+from edgephoto.runtime.photo.colour import rgb_to_ycbcr
+from edgephoto.runtime.tasks.common import ModelFacts, default_overlap, run_model
 from edgephoto.runtime.tiling import margin_for, tile_from_budget, tile_image
 
 DEFAULT_BUDGET = 256 << 20  # bytes of model I/O + activations per batch, for dynamic-size models
-
-
-def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 full-range (JPEG/OpenCV) YCbCr from RGB 0..255, float32."""
-    m = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
-    out = rgb.astype(np.float32) @ m.T
-    out[..., 1:] += 128.0
-    return out
-
-
-def ycbcr_to_rgb(ycc: np.ndarray) -> np.ndarray:
-    y, cb, cr = ycc[..., 0], ycc[..., 1] - 128.0, ycc[..., 2] - 128.0
-    return np.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], axis=-1)
 
 
 def planes_to_uint8(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
@@ -83,8 +71,8 @@ def upscale(
     """
     facts = ModelFacts.load(facts)
     s = facts.scale
-    if overlap is None:  # a small tile (users' models: 32 px) cannot share twice a 16 px overlap
-        overlap = min(2 * facts.overlap, facts.tile // 2) if facts.tile else 2 * facts.overlap
+    if overlap is None:
+        overlap = default_overlap(facts)
     tile = tile_size(facts, batch=batch, budget_bytes=budget_bytes, overlap=overlap)
     margin = margin_for(facts.receptive_field, overlap)
     out_norm = facts.output().normalization
