@@ -7,9 +7,10 @@ task, scale, fixed input shape and normalisation come from flags or a small YAML
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from edgephoto.errors import (
     ConversionError,
@@ -18,6 +19,7 @@ from edgephoto.errors import (
     InvalidOptionError,
     require,
 )
+from edgephoto.tasks import TASKS
 from edgephoto.zoo.spec import (
     ModelSpec,
     Normalization,
@@ -27,16 +29,6 @@ from edgephoto.zoo.spec import (
     WeightFile,
 )
 
-TASKS = ("upscale", "segmentation", "matting", "depth", "face_detection", "face_landmarks")
-# What a model of each task usually expects when the user does not say (pixels 0-255 -> input).
-DEFAULT_NORMALIZATION = {
-    "upscale": Normalization(std=(1.0,)),
-    "segmentation": Normalization(std=(255.0,)),
-    "matting": Normalization(std=(255.0,)),
-    "depth": Normalization(std=(255.0,)),
-    "face_detection": Normalization(mean=(127.5,), std=(127.5,)),
-    "face_landmarks": Normalization(std=(255.0,)),
-}
 DEFAULT_TILE = 128
 
 
@@ -152,14 +144,7 @@ def _inspect_tfjs(path: Path) -> tuple[list[tuple[str, tuple]], list[tuple[str, 
                 for name, spec in side.items()
             ]
         return entries(signature["inputs"]), entries(signature["outputs"])
-    config = model["modelTopology"]["model_config"]["config"]
-    layers = {layer["name"]: layer for layer in config["layers"]}
-    inputs = [
-        (name, tuple(layers[name]["config"]["batch_input_shape"]))
-        for name, *_ in config["input_layers"]
-    ]
-    outputs = [(name, ()) for name, *_ in config["output_layers"]]
-    return inputs, outputs
+    return _keras_io(model["modelTopology"]["model_config"]["config"])
 
 
 def _inspect_frozen_pb(path: Path) -> tuple[list[tuple[str, tuple]], list[tuple[str, tuple]]]:
@@ -201,8 +186,25 @@ def _conv_input_shape(name: str, graph_nodes: Any, nodes: dict[str, Any]) -> tup
     return None
 
 
+def _keras_io(config: dict[str, Any]) -> tuple[list[tuple[str, tuple]], list[tuple[str, tuple]]]:
+    """Input shapes and output names from a functional Keras model config (TF.js layers, .h5, .keras)."""
+    layers = {layer["name"]: layer for layer in config["layers"]}
+    inputs = [(name, tuple(layers[name]["config"]["batch_input_shape"])) for name, *_ in config["input_layers"]]
+    return inputs, [(name, ()) for name, *_ in config["output_layers"]]
+
+
+def _inspect_keras(path: Path) -> tuple[list[tuple[str, tuple]], list[tuple[str, tuple]]]:
+    """The file's own model config, read without TensorFlow: a .keras zip's config.json, an
+    .h5's `model_config` attribute (a weights-only .h5 has none: an InputFileError)."""
+    if path.suffix.lower() == ".keras":
+        with zipfile.ZipFile(path) as archive:
+            return _keras_io(json.loads(archive.read("config.json"))["config"])
+    with require("h5py", "convert", "reading Keras .h5 models").File(path, "r") as h5:
+        return _keras_io(json.loads(h5.attrs["model_config"])["config"])
+
+
 INSPECTORS = {"frozen_pb": _inspect_frozen_pb, "onnx": _inspect_onnx, "tflite": _inspect_tflite,
-              "tfjs_graph": _inspect_tfjs, "tfjs_layers": _inspect_tfjs}
+              "tfjs_graph": _inspect_tfjs, "tfjs_layers": _inspect_tfjs, "keras": _inspect_keras}
 
 
 def _inspect(path: Path, fmt: str) -> tuple[list[tuple[str, tuple]], list[tuple[str, tuple]]]:
@@ -288,10 +290,15 @@ def probe_outputs(spec: ModelSpec, path: Path) -> dict[str, tuple[int, ...]]:
     from edgephoto.convert.graph import ConvertContext, source_runner
 
     tensor = spec.inputs[0]
-    feed = {tensor.name: np.full(tensor.shape, 0.5, np.dtype(tensor.dtype))}
+    shape = cast(tuple[int, ...], tensor.shape)  # user specs have every input dim fixed
+    feed = {tensor.name: np.full(shape, 0.5, np.dtype(tensor.dtype))}
     with tempfile.TemporaryDirectory(prefix="edgephoto-probe-") as work:
         try:
             result = source_runner(path, spec.source_format, ConvertContext(spec, Path(work)))(feed)
+            broken = [n for n, v in result.items() if not np.isfinite(np.asarray(v, np.float64)).all()]
+            if broken:  # damaged weights (a flipped exponent bit) poison every output, and parity
+                raise InputFileError(path, f"output '{broken[0]}' is NaN or infinite on a grey input "
+                                           "(damaged weights?)")
             return {name: tuple(int(d) for d in np.shape(value)) for name, value in result.items()}
         except EdgePhotoError:
             raise
@@ -309,10 +316,7 @@ def spec_from_file(path: Path, options: UserModelOptions, *, probe: bool = True)
     """
     if not path.exists():
         raise InputFileError(path, "no such file")
-    if options.task not in TASKS:
-        from edgephoto.errors import UnknownNameError
-
-        raise UnknownNameError("task", options.task, TASKS)
+    task = TASKS.get(options.task)  # unknown names raise with the valid ones
     if options.color not in ("RGB", "BGR", "Y"):
         raise InvalidOptionError(f"color '{options.color}': valid are RGB, BGR, Y")
     fmt = detect_format(path)
@@ -339,7 +343,7 @@ def spec_from_file(path: Path, options: UserModelOptions, *, probe: bool = True)
     fixed = _fixed_shape(path, fmt, name, shape, options.input_shape, layout)
     channels = fixed[1] if layout == "NCHW" else fixed[3]
     h, w = (fixed[2], fixed[3]) if layout == "NCHW" else (fixed[1], fixed[2])
-    default = DEFAULT_NORMALIZATION[options.task]
+    default = task.normalization
     color = "Y" if channels == 1 else options.color
     norm = Normalization(options.mean or default.mean, options.std or default.std, color)  # type: ignore[arg-type]
     scale = options.scale or 1
@@ -359,7 +363,7 @@ def spec_from_file(path: Path, options: UserModelOptions, *, probe: bool = True)
                        normalization=out_norm)
             for n, s_ in outputs
         ),
-        tile=TilePolicy("tile" if options.task in ("upscale", "depth") else "whole", max(h, w), 16, 16),
+        tile=TilePolicy("tile" if task.tiled else "whole", max(h, w), 16, 16),
         licence=options.licence,
         description=f"user model {path.name}",
         upstream=str(path),
@@ -375,11 +379,12 @@ def spec_from_file(path: Path, options: UserModelOptions, *, probe: bool = True)
         got = shapes.get(tensor.name)
         if got is None:
             raise ConversionError(f"{path.name}: the model produced no output '{tensor.name}'")
-        tensors.append(dataclasses.replace(tensor, shape=got, layout=_output_layout(got, (h, w), layout)))
+        layout_out = _output_layout(got, (h, w), layout)
+        tensors.append(dataclasses.replace(tensor, shape=got, layout=layout_out))  # type: ignore[arg-type]
     if options.task == "upscale":
         first = tensors[0]
         out_h = first.shape[2] if first.layout == "NCHW" else first.shape[1]
-        measured = out_h // h if len(first.shape) == 4 and out_h % h == 0 else 0
+        measured = out_h // h if len(first.shape) == 4 and out_h and out_h % h == 0 else 0
         if measured < 1:
             raise ConversionError(f"{path.name}: output '{first.name}' of shape {list(first.shape)} "
                                   f"is not a whole multiple of the {h}x{w} input")

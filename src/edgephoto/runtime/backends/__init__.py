@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from edgephoto.registry import Registry
-from edgephoto.runtime.backends.base import Backend, BackendInfo, TensorInfo, load_backend
-
-BACKENDS: Registry[BackendInfo] = Registry(
-    "backend",
-    modules=(
-        "edgephoto.runtime.backends.onnxruntime",
-        "edgephoto.runtime.backends.litert",
-        "edgephoto.runtime.backends.openvino",
-        "edgephoto.runtime.backends.coreml",
-        "edgephoto.runtime.backends.reference",
-        "edgephoto.runtime.backends.null",
-    ),
+from edgephoto.runtime.backends.base import (
+    BACKENDS,
+    Backend,
+    BackendInfo,
+    TensorInfo,
+    load_backend,
 )
 
-__all__ = ["BACKENDS", "Backend", "BackendInfo", "TensorInfo", "load_backend"]
+
+def backend_for_target(target: str | None) -> str | None:
+    """The backend that runs `target`'s artifacts by default (each BackendInfo says its target)."""
+    return next((name for name, info in BACKENDS if target is not None and info.target == target), None)
+
+
+def target_rank(target: str | None) -> int:
+    """Preference among targets when several artifacts fit: the backends' registration order."""
+    order = [info.target for _, info in BACKENDS if info.target]
+    return order.index(target) if target in order else len(order)
+
+
+__all__ = ["BACKENDS", "Backend", "BackendInfo", "TensorInfo", "backend_for_target", "load_backend", "target_rank"]

@@ -23,6 +23,7 @@ from edgephoto.errors import (
     InvalidOptionError,
     did_you_mean,
 )
+from edgephoto.registry import Registry
 
 DEVICES = ("auto", "cpu", "gpu", "npu")
 V = TypeVar("V")
@@ -40,6 +41,9 @@ class BackendInfo:
     devices: tuple[str, ...]  # devices it can model: cpu, gpu, npu
     platforms: tuple[str, ...] = ("linux", "darwin", "win32")
     options: tuple[str, ...] = ()  # backend options it accepts (threads, delegate, ...)
+    target: str | None = None  # the converter target whose artifacts it runs by default
+    # options that make it compute the model's float32 semantics exactly (parity, accuracy)
+    exact_options: tuple[tuple[str, str], ...] = ()
     note: str = ""
     factory: Callable[..., Backend] | None = field(default=None, compare=False, repr=False)
     probe: Callable[[], dict[str, Any]] | None = field(default=None, compare=False, repr=False)
@@ -209,11 +213,24 @@ def load_failed(path: Path, engine: str, exc: BaseException) -> InputFileError:
 
 def load_backend(name: str, path: str | Path, *, device: str = "auto", **options: Any) -> Backend:
     """Load `path` with the named backend on `device` (auto|cpu|gpu|npu)."""
-    from edgephoto.runtime.backends import BACKENDS
-
     info = BACKENDS.get(name)
     check_device(device)
     check_options(info, options)
     if info.factory is None:  # a registry entry without a factory is a programming error
         raise InvalidOptionError(f"backend '{name}' cannot load models")
     return info.factory(Path(path), device=device, **options)
+
+
+# The registry lives beside the interface so load_backend needs no import of the package that
+# re-exports it; each backend module registers itself here on first lookup.
+BACKENDS: Registry[BackendInfo] = Registry(
+    "backend",
+    modules=(
+        "edgephoto.runtime.backends.onnxruntime",
+        "edgephoto.runtime.backends.litert",
+        "edgephoto.runtime.backends.openvino",
+        "edgephoto.runtime.backends.coreml",
+        "edgephoto.runtime.backends.reference",
+        "edgephoto.runtime.backends.null",
+    ),
+)
