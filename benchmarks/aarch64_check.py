@@ -1,7 +1,7 @@
 """The runtime extra alone on aarch64: run every artifact, then compare with the host.
 
 run     : (host, and inside the emulated arm64 chroot) load every artifact under --artifacts with
-          edgephoto.runtime.artifact.load_artifact (backend = the target's default, 1 thread) and
+          edgephoto.load (the public API; backend = the target's default, 1 thread) and
           run its task on the built-in astronaut photo. Writes outputs-<label>.json (facts,
           sha256 of every output, wall times, the modules that were imported, the installed
           distributions) and outputs-<label>.npz (task outputs + every raw engine output).
@@ -73,16 +73,16 @@ def _record_raw(backend: Any, raw: list[np.ndarray]) -> None:
 
 def run_one(artifact: Path, rgb: np.ndarray) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Load one artifact, run its task once; (facts, arrays)."""
-    from edgephoto.runtime.artifact import load_artifact
-    from edgephoto.runtime.tasks import TASKS
+    import edgephoto
 
     t0 = time.perf_counter()
-    backend, manifest = load_artifact(artifact, threads=1)
+    model = edgephoto.load(artifact, threads=1)  # the public API, as a user on the board calls it
+    backend, manifest = model.backend, model.manifest
     load_s = time.perf_counter() - t0
     raw: list[np.ndarray] = []
     _record_raw(backend, raw)
     t0 = time.perf_counter()
-    output = _task_output(TASKS.get(manifest["task"]).run(backend, manifest, rgb))
+    output = _task_output(model(rgb))
     run_s = time.perf_counter() - t0
     facts = {
         "model": manifest["model"], "target": manifest["target"], "task": manifest["task"],
