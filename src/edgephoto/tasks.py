@@ -57,6 +57,8 @@ class Task:
     holdout_reference: Literal["hr_crops", "masks", None] = None  # what held-out photos are scored on
     normalization: Normalization = Normalization(std=(255.0,))  # a user model's default input mapping
     tiled: bool = False  # user models: tiles of the input size ('tile'), else the whole photo resized
+    # the output is an image in the input's values, `scale` times the input size (measured on users' models)
+    image_output: bool = False
     sanity: Literal["upscale", "mask", None] = None  # user models' after-conversion check (user_check.py)
     role: str | None = None  # the artifact role pipeline steps ask for
     role_per_scale: bool = False  # role is f"{role}{scale}" (upscale2, upscale4, ...)
@@ -107,7 +109,7 @@ for _task in (
         "upscale", "edgephoto.runtime.tasks.upscale:upscale", "uint8 (H*s, W*s, 3) photo",
         parity=Tolerance("psnr", 50.0, True),
         limit=Limit("psnr", 0.5, "dB"), scorer="upscale", float_edges=True, holdout_reference="hr_crops",
-        normalization=Normalization(std=(1.0,)), tiled=True, sanity="upscale",
+        normalization=Normalization(std=(1.0,)), tiled=True, image_output=True, sanity="upscale",
         role="upscale", role_per_scale=True, default_model="fsrcnn-x2", default_scale=2,
     ),
 ):

@@ -347,10 +347,10 @@ def spec_from_file(path: Path, options: UserModelOptions, *, probe: bool = True)
     color = "Y" if channels == 1 else options.color
     norm = Normalization(options.mean or default.mean, options.std or default.std, color)  # type: ignore[arg-type]
     scale = options.scale or 1
-    if options.task == "upscale" and not probe:  # an open output shape follows from the scale
+    if task.image_output and not probe:  # an open output shape follows from the scale
         upscaled = (fixed[0], fixed[1], h * scale, w * scale) if layout == "NCHW" else (fixed[0], h * scale, w * scale, fixed[3])
         outputs = [(n, tuple(s_) or upscaled) for n, s_ in outputs]
-    out_norm = norm if options.task == "upscale" else None  # an image out, in the input's values
+    out_norm = norm if task.image_output else None  # an image out, in the input's values
     stat = path.stat()
     spec = ModelSpec(
         name=path.stem.replace(".", "-") if path.name != "model.json" else path.parent.name,
@@ -381,7 +381,7 @@ def spec_from_file(path: Path, options: UserModelOptions, *, probe: bool = True)
             raise ConversionError(f"{path.name}: the model produced no output '{tensor.name}'")
         layout_out = _output_layout(got, (h, w), layout)
         tensors.append(dataclasses.replace(tensor, shape=got, layout=layout_out))  # type: ignore[arg-type]
-    if options.task == "upscale":
+    if task.image_output:
         first = tensors[0]
         out_h = first.shape[2] if first.layout == "NCHW" else first.shape[1]
         measured = out_h // h if len(first.shape) == 4 and out_h and out_h % h == 0 else 0
