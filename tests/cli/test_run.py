@@ -10,9 +10,7 @@ import pytest
 
 from cli_runner import run
 from edgephoto.runtime.image_io import read_photo, sample_path
-
-PORTRAITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits" / "images"
-EXIF_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "exif"
+from shared_dir import EXIF_DIR, PORTRAITS
 
 
 def test_photo_steps_need_no_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,6 +52,7 @@ def test_default_runs_every_step_on_the_built_in_sample(
     assert set(json.loads((tmp_path / "out" / "astronaut.json").read_text())["timings_s"]) >= set(DEFAULT_STEPS)
 
 
+@pytest.mark.shared("data/exif", "data/portraits")
 def test_real_photos_with_orientation_and_exif(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     photos = [str(EXIF_DIR / "Portrait_6.jpg"), str(PORTRAITS / "78.jpg")]
     code, out, err = run(["run", *photos, "--steps", "tone,wb,exif", "--out", str(tmp_path / "o"), "--json"], capsys)

@@ -13,8 +13,7 @@ import pytest
 
 from cli_runner import run
 from edgephoto.runtime.image_io import sample_path
-
-EXIF_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "exif"
+from shared_dir import EXIF_DIR
 
 
 @pytest.fixture
@@ -36,6 +35,7 @@ def _library(root: Path) -> Path:
     return root
 
 
+@pytest.mark.shared("data/exif")
 def test_a_folder_runs_every_photo_in_it_recursively(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     library = _library(tmp_path / "library")
     before = {p: p.read_bytes() for p in library.rglob("*") if p.is_file()}

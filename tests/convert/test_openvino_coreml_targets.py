@@ -14,6 +14,7 @@ import pytest
 from edgephoto.convert.graph import EDGES, ConvertContext, find_path
 from edgephoto.errors import ConversionError, ParityError, UnsupportedOpError
 from edgephoto.zoo.spec import ModelSpec, Normalization, TensorSpec, TilePolicy
+from shared_dir import SET5
 
 pytest.importorskip("openvino")
 tf = pytest.importorskip("tensorflow")
@@ -317,6 +318,7 @@ def test_torch_to_coreml(tmp_path: Path) -> None:
 
 
 @pytest.mark.real
+@pytest.mark.shared("data/sr/set5")
 def test_fsrcnn_x2_openvino_and_coreml(zoo_weights: object, tmp_path: Path) -> None:
     """The real FSRCNN x2 frozen graph -> SavedModel -> OpenVINO (parity on a Set5 crop) and
     Core ML (structural)."""
@@ -328,7 +330,7 @@ def test_fsrcnn_x2_openvino_and_coreml(zoo_weights: object, tmp_path: Path) -> N
     ctx = ctx_for(spec, tmp_path)
     saved = EDGES[("frozen_pb", "savedmodel")](root / spec.files[0].path, ctx)
 
-    photo = Path(__file__).resolve().parents[3] / "shared" / "data" / "sr" / "set5" / "butterfly.png"
+    photo = SET5 / "butterfly.png"
     y = np.asarray(Image.open(photo).convert("YCbCr"))[:128, :128, :1]
     x = spec.inputs[0].normalization.apply(y)[None]
     want = tf_run(saved, x)

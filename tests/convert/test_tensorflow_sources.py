@@ -16,8 +16,7 @@ tf_keras = pytest.importorskip("tf_keras")
 from edgephoto.convert.graph import ConvertContext, convert_path, source_runner  # noqa: E402
 from edgephoto.errors import InputFileError  # noqa: E402
 from edgephoto.zoo.spec import ModelSpec, TensorSpec, TilePolicy  # noqa: E402
-
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+from shared_dir import DATA  # noqa: E402
 
 
 def spec_for(fmt: str, inputs: list[TensorSpec], outputs: list[TensorSpec]) -> ModelSpec:
@@ -116,6 +115,7 @@ def test_not_a_keras_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.real
+@pytest.mark.shared("data/sr/set5")
 def test_fsrcnn_x2_savedmodel_reproduces_set5(zoo_weights: Any, tmp_path: Path) -> None:
     """Luma in [0,1] (PIL's full-range Y), PSNR on BT.601 studio luma of the network's Y.
 

@@ -21,7 +21,7 @@ from edgephoto.errors import InputFileError, UnsupportedOpError  # noqa: E402
 from edgephoto.zoo.spec import ModelSpec, TensorSpec, TilePolicy  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "data"
+from shared_dir import DATA  # noqa: E402
 
 
 def tiny_spec(name: str, fmt: str, inputs: list[TensorSpec], outputs: list[TensorSpec]) -> ModelSpec:
@@ -274,6 +274,7 @@ def set5_psnr(run: Any, scale: int, value_range: float) -> float:
 
 @pytest.mark.real
 @pytest.mark.parametrize("name,published", [("esrgan-slim-x4", 28.60), ("esrgan-medium-x2", 33.63)])
+@pytest.mark.shared("data/sr/set5")
 def test_esrgan_reproduces_published_set5_psnr(zoo_weights: Any, name: str, published: float) -> None:
     spec, root = zoo_weights(name)
     net = load_layers_model(root / spec.files[0].path)
@@ -304,6 +305,7 @@ PHOTOS = range(1, 13)  # the reference (MediaPipe) averages 0.917 on all 150
 
 
 @pytest.mark.real
+@pytest.mark.shared("data/portraits")
 def test_selfie_graph_model_segments_people(zoo_weights: Any, tmp_path: Path) -> None:
     spec, root = zoo_weights("selfie-tfjs")
     ctx = ConvertContext(spec=spec, workdir=tmp_path)
@@ -313,6 +315,7 @@ def test_selfie_graph_model_segments_people(zoo_weights: Any, tmp_path: Path) ->
 
 
 @pytest.mark.real
+@pytest.mark.shared("data/portraits")
 def test_meet_channel_one_is_person_logits(zoo_weights: Any, tmp_path: Path) -> None:
     spec, root = zoo_weights("meet")
     ctx = ConvertContext(spec=spec, workdir=tmp_path)

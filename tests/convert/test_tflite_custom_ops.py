@@ -28,8 +28,9 @@ from edgephoto.convert.tflite_ops import (
 from edgephoto.errors import InputFileError, UnsupportedOpError
 from edgephoto.metrics import iou
 from edgephoto.zoo.spec import ModelSpec, TensorSpec, TilePolicy
+from shared_dir import DATA
 
-PORTRAITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits"
+PORTRAITS = DATA / "portraits"
 
 
 def builtin_transpose_conv(path: Path, strides: tuple[int, int], padding: str) -> Path:
@@ -149,6 +150,7 @@ def portrait(n: int, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, tuple
 
 @pytest.mark.real
 @pytest.mark.slow
+@pytest.mark.shared("data/portraits")
 def test_landscape_selfie_segments_people_after_rewrite(zoo_weights, tmp_path: Path) -> None:
     from PIL import Image
 

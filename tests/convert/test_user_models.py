@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import edgephoto.zoo
 from edgephoto.cli.main import main
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+# The FSRCNN frozen graphs the package ships, here as files a user might have: unknown to the zoo.
+WEIGHTS = Path(edgephoto.zoo.__file__).with_name("bundled")
 
 
 def tiny_upscaler_onnx(path: Path) -> Path:
@@ -56,7 +58,7 @@ def test_user_onnx_to_tflite_and_openvino(tmp_path: Path, capsys: pytest.Capture
 
 @pytest.mark.real
 def test_user_frozen_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pb = SHARED / "weights" / "upscale" / "FSRCNN-small_x2.pb"
+    pb = WEIGHTS / "upscale" / "FSRCNN-small_x2.pb"
     main(["convert", str(pb), "--task", "upscale", "--scale", "2", "--input-shape", "1,64,64,1", "--std", "255",
           "--outputs", "NHWC_output", "--target", "tflite", "--out", str(tmp_path), "--json"])
     (row,) = json.loads(capsys.readouterr().out)
@@ -115,7 +117,7 @@ def test_unknown_rank_frozen_graph_needs_no_shape(tmp_path: Path, capsys: pytest
                                                   shape: str | None) -> None:
     """FSRCNN's placeholder has no rank: its first conv gives the channels, the probe the scale,
     and the artifact, run by the runtime, beats bicubic on the sample photos."""
-    pb = SHARED / "weights" / "upscale" / "FSRCNN_x3.pb"
+    pb = WEIGHTS / "upscale" / "FSRCNN_x3.pb"
     extra = ["--input-shape", shape] if shape else []
     main(["convert", str(pb), "--task", "upscale", "--std", "255", *extra, "--target", "onnx",
           "--out", str(tmp_path), "--json"])

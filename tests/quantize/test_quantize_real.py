@@ -8,26 +8,25 @@ accuracy-control layers float on ONNX, and cannot get inside 1 IoU point on TFLi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from edgephoto.convert.api import convert_model
 from edgephoto.convert.targets import TARGETS
+from shared_dir import PORTRAITS
 
-PORTRAITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits" / "images"
+NEEDS_MASKS = pytest.mark.shared("data/portraits")
 
 CASES = [
     ("esrgan-slim-x4", "onnx", {}),
     ("esrgan-slim-x4", "tflite", {}),
-    ("selfie", "onnx", {"calib_dir": PORTRAITS, "accuracy_control": True}),
+    pytest.param("selfie", "onnx", {"calib_dir": PORTRAITS, "accuracy_control": True}, marks=NEEDS_MASKS),
     pytest.param(
         "selfie", "tflite", {"calib_dir": PORTRAITS, "accuracy_control": True},
-        marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+        marks=[NEEDS_MASKS, pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
             "selfie full-int8 TFLite loses ~10 IoU points against the portrait masks; the error "
             "is spread over the net (every MUL float: 4.4, every ADD: 6.8, every CONV_2D: 7.0, "
             "logistic/head float: no change; Percentile-clipped ranges written into the calibrated "
-            "model: 86.7 vs float 91.3), so accuracy control refuses it at half the tensors float")),
+            "model: 86.7 vs float 91.3), so accuracy control refuses it at half the tensors float"))],
     ),
 ]
 

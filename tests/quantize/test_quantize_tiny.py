@@ -12,6 +12,7 @@ from edgephoto.convert.targets import TARGETS
 from edgephoto.errors import AccuracyDropError, InputFileError, InvalidOptionError
 from edgephoto.quantize import quantize_artifact
 from edgephoto.quantize.calibration import calibration_dataset
+from shared_dir import PORTRAITS
 
 from .conftest import context, tiny_spec
 
@@ -112,11 +113,9 @@ def test_calibration_tiles_are_native_crops_and_held_out():
     assert sample.reference is not None and sample.reference.shape == (64, 64, 3)
 
 
+@pytest.mark.shared("data/portraits")
 def test_calibration_ground_truth_masks(tmp_path):
-    portraits = Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits" / "images"
-    if not portraits.is_dir():
-        pytest.skip("shared/data/portraits not present")
-    data = calibration_dataset(tiny_spec("segmentation"), portraits, subset_size=8, holdout_size=4)
+    data = calibration_dataset(tiny_spec("segmentation"), PORTRAITS, subset_size=8, holdout_size=4)
     assert len(data.holdout) == 4
     assert all(s.reference is not None and s.reference.shape == (32, 32) for s in data.holdout)
 

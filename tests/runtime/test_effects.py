@@ -17,8 +17,9 @@ from edgephoto.runtime.effects import (
     replace_background,
 )
 from edgephoto.runtime.image_io import load_sample, read_photo, write_image_atomic
+from shared_dir import DATA as SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits"
+DATA = SHARED_DATA / "portraits"
 
 
 def portrait(index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -38,6 +39,7 @@ def sharpness(rgb: np.ndarray, region: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("index", [1, 61])
+@pytest.mark.shared("data/portraits")
 def test_bokeh_blurs_background_by_depth_and_keeps_subject(index: int) -> None:
     rgb, mask, depth = portrait(index)
     out, params = bokeh(rgb, depth, mask)
@@ -94,6 +96,7 @@ def test_normalize_depth_orders() -> None:
     assert normalize_depth(d, larger_is_farther=False)[0, 0] == 1
 
 
+@pytest.mark.shared("data/portraits")
 def test_remove_background_writes_rgba(tmp_path: Path) -> None:
     rgb, mask, _ = portrait(5)
     rgba, params = remove_background(rgb, mask)
@@ -104,6 +107,7 @@ def test_remove_background_writes_rgba(tmp_path: Path) -> None:
     assert back.alpha is not None and np.array_equal(back.alpha, rgba[..., 3])
 
 
+@pytest.mark.shared("data/portraits")
 def test_replace_background_with_colour_and_image() -> None:
     rgb, mask, _ = portrait(1)
     out, params = replace_background(rgb, mask, (0, 128, 255))
@@ -118,6 +122,7 @@ def test_replace_background_with_colour_and_image() -> None:
     assert (mid <= rgb).all() and mid.mean() > 0.5 * rgb.mean()  # linear-light blend: half light
 
 
+@pytest.mark.shared("data/portraits")
 def test_relight_darkens_with_distance() -> None:
     grey = np.full((100, 200, 3), 160, np.uint8)
     depth = np.broadcast_to(np.linspace(1, 9, 200, dtype=np.float32), (100, 200)).copy()

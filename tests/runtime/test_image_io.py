@@ -20,9 +20,7 @@ from edgephoto.runtime.image_io import (
     sample_path,
     write_image_atomic,
 )
-
-EXIF_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "exif"
-PORTRAITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits" / "images"
+from shared_dir import EXIF_DIR, PORTRAITS
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -43,6 +41,7 @@ def png_bytes(array: np.ndarray, bit_depth: int, colour_type: int, *, size: tupl
 
 @pytest.mark.parametrize("kind", ["Landscape", "Portrait"])
 @pytest.mark.parametrize("index", range(9))
+@pytest.mark.shared("data/exif")
 def test_every_exif_orientation_looks_like_orientation_1(kind: str, index: int) -> None:
     reference = read_photo(EXIF_DIR / f"{kind}_1.jpg")
     photo = read_photo(EXIF_DIR / f"{kind}_{index}.jpg")
@@ -52,6 +51,7 @@ def test_every_exif_orientation_looks_like_orientation_1(kind: str, index: int) 
     assert diff < 6.0, f"{kind}_{index}: mean abs diff {diff:.1f} (wrong orientation gives > 40)"
 
 
+@pytest.mark.shared("data/exif")
 def test_wrong_orientation_would_be_caught() -> None:
     """The threshold above separates right from wrong: a mirrored photo is far off."""
     reference = read_photo(EXIF_DIR / "Landscape_1.jpg").rgb.astype(np.float64)
@@ -238,6 +238,7 @@ def test_unknown_sample_suggests() -> None:
         load_sample("astronot")
 
 
+@pytest.mark.shared("data/portraits")
 def test_real_portrait_reads() -> None:
     photo = read_photo(PORTRAITS / "1.jpg")
     assert photo.format == "JPEG" and min(photo.size) > 100

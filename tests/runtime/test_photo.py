@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -21,9 +19,7 @@ from edgephoto.runtime.photo import (
 from edgephoto.runtime.photo.colour import linear_to_srgb, srgb_to_linear
 from edgephoto.runtime.photo.filters import box_filter, disc_blur, gaussian_blur
 from edgephoto.runtime.photo.tone import eval_curve, monotone_curve
-
-PORTRAITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits" / "images"
-EXIF_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "exif"
+from shared_dir import EXIF_DIR, PORTRAITS
 
 
 def real_photos() -> list[np.ndarray]:
@@ -54,17 +50,20 @@ def test_filters_preserve_mean_and_shape() -> None:
 
 
 @pytest.mark.parametrize("sigma", [3.0, 5.0, 10.0, 20.0])
+@pytest.mark.shared("data/portraits")
 def test_noise_estimate_within_15_percent(sigma: float) -> None:
     for index, rgb in enumerate(real_photos()):
         estimate = estimate_noise(add_noise(rgb, sigma, seed=index))["sigma"]
         assert abs(estimate / sigma - 1.0) < 0.15, f"photo {index}: {estimate:.2f} vs {sigma}"
 
 
+@pytest.mark.shared("data/portraits")
 def test_clean_photos_read_as_nearly_noiseless() -> None:
     for rgb in real_photos():
         assert estimate_noise(rgb)["sigma"] < 1.0
 
 
+@pytest.mark.shared("data/portraits")
 def test_denoise_removes_noise_and_leaves_clean_photos_alone() -> None:
     for index, rgb in enumerate(real_photos()[:5]):
         noisy = add_noise(rgb, 10.0, seed=index)
@@ -84,6 +83,7 @@ def test_denoise_strength_follows_iso() -> None:
     assert high["eps_luma"] > low["eps_luma"]
 
 
+@pytest.mark.shared("data/portraits", "data/exif")
 def test_capture_conditions_from_real_exif() -> None:
     facts = read_photo(PORTRAITS / "61.jpg").exif  # Canon EOS-1Ds Mark II, ISO 320, f/2.8, 1/640
     assert facts["make"] == "Canon" and facts["iso"] == 320
@@ -120,6 +120,7 @@ def test_white_balance_removes_a_cast_from_a_neutral_scene() -> None:
     assert before > 5 and after < 0.1 * before, (before, after, params)
 
 
+@pytest.mark.shared("data/portraits")
 def test_white_balance_on_real_near_neutral_photos() -> None:
     """Grey-world's premise is a near-neutral scene: on the real photos where that holds, a
     warm cast must be mostly removed."""
@@ -143,6 +144,7 @@ def test_white_balance_is_limited_on_a_colourful_scene() -> None:
     assert np.hypot(*(mean_ab(out) - mean_ab(rgb))) < 6.5
 
 
+@pytest.mark.shared("data/portraits")
 def test_white_patch_neutralises_the_brightest_pixels() -> None:
     rgb = read_photo(PORTRAITS / "61.jpg").rgb
     cast = apply_cast(rgb, (1.0, 0.95, 0.8))
@@ -164,6 +166,7 @@ def lightness(rgb: np.ndarray) -> np.ndarray:
     return rgb_to_lab(rgb)[..., 0]
 
 
+@pytest.mark.shared("data/portraits")
 def test_tone_lifts_crushed_shadows() -> None:
     for rgb in real_photos()[:6]:
         dark = np.clip(np.rint(255 * (rgb / 255.0) ** 2.2), 0, 255).astype(np.uint8)
@@ -173,6 +176,7 @@ def test_tone_lifts_crushed_shadows() -> None:
         assert np.array_equal(out[dark.sum(-1) == 0], np.zeros_like(out[dark.sum(-1) == 0]))
 
 
+@pytest.mark.shared("data/portraits")
 def test_tone_recovers_near_clipped_highlights() -> None:
     rgb = read_photo(PORTRAITS / "61.jpg").rgb
     bright = np.clip(np.rint(255 * (rgb / 255.0) ** 0.4), 0, 255).astype(np.uint8)

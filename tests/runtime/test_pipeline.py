@@ -12,8 +12,7 @@ import pytest
 from edgephoto.errors import InputFileError, OutputError, UnknownNameError
 from edgephoto.runtime.image_io import read_photo, sample_path
 from edgephoto.runtime.pipeline import STEPS, find_artifacts, plan, run_pipeline
-
-PORTRAITS = Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits" / "images"
+from shared_dir import PORTRAITS, SET5
 
 
 def test_plan_adds_dependencies_in_registry_order() -> None:
@@ -35,6 +34,7 @@ def test_every_step_has_a_description() -> None:
     assert all(info.description for _, info in STEPS)
 
 
+@pytest.mark.shared("data/portraits")
 def test_classic_steps_on_a_real_photo_with_exif(tmp_path: Path) -> None:
     source = PORTRAITS / "61.jpg"  # Canon EOS-1Ds Mark II, ISO 320
     summaries = run_pipeline([source], ["exif", "denoise", "wb", "tone"], tmp_path / "out")
@@ -151,6 +151,7 @@ def _masks_iou(mask: np.ndarray, index: int) -> float:
 
 @pytest.mark.real
 @pytest.mark.slow
+@pytest.mark.shared("data/portraits")
 def test_real_cutout_and_replacement(tmp_path: Path, real_resolver: object) -> None:
     photos = [PORTRAITS / "1.jpg", PORTRAITS / "5.jpg"]
     summaries = run_pipeline(photos, ["remove-bg", "replace-bg"], tmp_path, artifacts=real_resolver,
@@ -166,6 +167,7 @@ def test_real_cutout_and_replacement(tmp_path: Path, real_resolver: object) -> N
 
 @pytest.mark.real
 @pytest.mark.slow
+@pytest.mark.shared("data/portraits")
 def test_real_bokeh_and_relight_keep_the_subject_sharp(tmp_path: Path, real_resolver: object) -> None:
     (summary,) = run_pipeline([PORTRAITS / "61.jpg"], ["bokeh", "relight"], tmp_path, artifacts=real_resolver)
     assert summary["ok"] and summary["steps"] == ["depth", "segment", "bokeh", "relight"]
@@ -181,6 +183,7 @@ def test_real_bokeh_and_relight_keep_the_subject_sharp(tmp_path: Path, real_reso
 
 @pytest.mark.real
 @pytest.mark.slow
+@pytest.mark.shared("data/sr/set5")
 def test_real_faces_and_upscale(tmp_path: Path, real_resolver: object) -> None:
     from edgephoto.metrics import psnr_y
 
@@ -193,7 +196,7 @@ def test_real_faces_and_upscale(tmp_path: Path, real_resolver: object) -> None:
     # Set5 x2 with the papers' protocol; the data README's reference for the same FSRCNN_x2.pb
     # run by OpenCV is PSNR-Y 34.85 dB (PIL bicubic alone: 33.67).
     ours, plain = [], []
-    for path in sorted((PORTRAITS.parents[1] / "sr" / "set5").glob("*.png")):
+    for path in sorted(SET5.glob("*.png")):
         hr = read_photo(path).rgb
         hr = hr[: hr.shape[0] // 2 * 2, : hr.shape[1] // 2 * 2]
         size = (hr.shape[1] // 2, hr.shape[0] // 2)
