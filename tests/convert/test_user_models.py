@@ -137,3 +137,26 @@ def test_malformed_tfjs_json_is_one_line(tmp_path: Path, capsys: pytest.CaptureF
     code, _, err = run(["convert", str(bad), "--task", "upscale", "--target", "onnx",
                         "--out", str(tmp_path / "o")], capsys)
     assert code == 4 and err.count("\n") == 1 and "model_config" in err, err
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_keras_file_declares_its_own_input_and_output(tmp_path: Path, suffix: str) -> None:
+    """A Keras file carries its model config: no --input-shape/--outputs needed (read without
+    loading the model); an .h5 of weights only is a one-line input error."""
+    tf_keras = pytest.importorskip("tf_keras")
+    from edgephoto.convert.user_model import UserModelOptions, spec_from_file
+    from edgephoto.errors import InputFileError
+
+    x = tf_keras.Input((None, None, 3), name="low_res")
+    y = tf_keras.layers.UpSampling2D(2)(tf_keras.layers.Conv2D(4, 3, padding="same")(x))
+    model = tf_keras.Model(x, tf_keras.layers.Conv2D(3, 3, padding="same", name="high_res")(y))
+    path = tmp_path / f"mine{suffix}"
+    model.save(str(path))
+    spec = spec_from_file(path, UserModelOptions(task="upscale", scale=2), probe=False)
+    assert [(t.name, t.shape) for t in spec.inputs] == [("low_res", (1, 128, 128, 3))]
+    assert [(t.name, t.shape) for t in spec.outputs] == [("high_res", (1, 256, 256, 3))]
+    if suffix == ".h5":
+        weights = tmp_path / "weights_only.h5"
+        model.save_weights(str(weights))
+        with pytest.raises(InputFileError, match="model_config"):
+            spec_from_file(weights, UserModelOptions(task="upscale"), probe=False)
