@@ -98,7 +98,7 @@ def load(
     from edgephoto.runtime.artifact import load_artifact
 
     chosen = None if backend == "auto" else backend
-    options = {} if threads is None else {"threads": int(threads)}
+    options: dict[str, Any] = {} if threads is None else {"threads": int(threads)}
     path = Path(model)
     if not path.exists():
         path = zoo_artifact(str(model), chosen, artifacts=artifacts, progress=progress or (lambda _: None))

@@ -1,7 +1,7 @@
 """Benchmarks: cold load, interleaved timed runs, peak memory; JSON results and reports.
 
-Names are imported lazily: the benchmark's child process runs `python -m edgephoto.bench.runner`,
-which must not find the runner already imported by this package.
+Names are imported lazily: the benchmark's child process runs `python -m edgephoto.bench.child`,
+which must not find that module already imported by this package (the runner imports it).
 """
 
 from __future__ import annotations

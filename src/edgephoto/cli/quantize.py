@@ -111,6 +111,6 @@ def _float_artifact(model: str, target_name: str | None, out_dir: Path | None,
         root = resolve(spec, progress=progress, local_dirs=list(weights_dirs) or None)
         [result] = convert_model(spec, root / spec.files[0].path, [target], root_out,
                                  precisions=("fp32",), progress=progress)
-    if not result.ok:
+    if not result.ok or result.path is None:
         raise ConversionError(f"{spec.name} -> {target.name} fp32: {result.error}")
     return Path(result.path)

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.convert.sources.tensorflow import import_tf, import_tf_keras
+from edgephoto.convert.tf_common import import_tf, import_tf_keras
 
 
 def _as_pair(value: Any) -> tuple[int, int]:
-    return (int(value), int(value)) if np.isscalar(value) else (int(value[0]), int(value[1]))
+    return (int(value), int(value)) if np.ndim(value) == 0 else (int(value[0]), int(value[1]))
 
 
 def _single_use(layer: Any) -> bool:

@@ -64,7 +64,7 @@ class _GraphDefView:
 def _static_shapes(tf: Any, graph_def: Any, tensors: list[str],
                    inputs: Sequence[TensorSpec]) -> dict[str, list[int | None] | None]:
     """Static shapes of `tensors` once the graph is imported with the `inputs` shapes."""
-    from edgephoto.convert.sources.tensorflow import fix_placeholder_shapes
+    from edgephoto.convert.tf_common import fix_placeholder_shapes
 
     graph = tf.Graph()
     with graph.as_default():
@@ -89,7 +89,7 @@ def fuse_prelu_graph_def(graph_def: Any, inputs: Sequence[TensorSpec] = (),
     """A copy of `graph_def` with each exact PReLU pattern in the tf.keras form; returns
     (graph_def, count). `inputs` fix the placeholder shapes that decide the slope's shape;
     `keep` names tensors read from outside (the outputs): never removed."""
-    from edgephoto.convert.sources.tensorflow import import_tf
+    from edgephoto.convert.tf_common import import_tf
 
     tf = import_tf()
     view = _GraphDefView(tf, graph_def, set(keep))

@@ -75,26 +75,12 @@ def _converter(job: QuantJob, *, strict_int8: bool = True) -> Any:
 
 def _write(job: QuantJob, flatbuffer: bytes, suffix: str = "") -> Path:
     """Spec I/O names and metadata (precision updated) via the tflite target's own finisher."""
-    from edgephoto.convert.graph import ConvertContext
-    from edgephoto.convert.targets.tflite import finish_tflite
+    from edgephoto.convert.public import ConvertContext, finish_tflite_bytes
 
     name = f"{job.spec.name}.{job.precision}{suffix}"
-    raw = job.workdir / f"{name}.raw.tflite"
-    raw.write_bytes(flatbuffer)
     metadata = {**job.options.get("metadata", {}), "edgephoto.precision": job.precision}
     ctx = ConvertContext(job.spec, job.workdir, {**job.options, "metadata": metadata}, job.progress, [])
-    return finish_tflite(raw, ctx, name)
-
-
-def io_params(path: Path) -> tuple[tuple[float, int], tuple[float, int]] | None:
-    """(scale, zero point) of the first input and output when they are integer, else None."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path))
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    if np.dtype(inp["dtype"]).kind not in "iu":
-        return None
-    return tuple(inp["quantization"]), tuple(out["quantization"])  # type: ignore[return-value]
+    return finish_tflite_bytes(flatbuffer, ctx, name)
 
 
 def _convert(job: QuantJob) -> tuple[Path, list[str]]:

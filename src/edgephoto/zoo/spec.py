@@ -13,7 +13,9 @@ from typing import Any, Literal
 import numpy as np
 
 SourceKind = Literal["package", "npm", "pypi", "url"]
-SourceFormat = Literal["tfjs_layers", "tfjs_graph", "frozen_pb", "savedmodel", "tflite", "onnx", "torch"]
+SourceFormat = Literal[
+    "tfjs_layers", "tfjs_graph", "frozen_pb", "savedmodel", "keras", "tflite", "onnx", "torch"
+]
 
 # Licences that allow use without an explicit opt-in.
 PERMISSIVE_LICENCES = frozenset({"MIT", "Apache-2.0", "BSD-3-Clause", "BSD-2-Clause", "CC0-1.0"})

@@ -36,7 +36,7 @@ def onnx_session(path: Path, threads: int = 1) -> Any:
 
 @register_source_runner("onnx")
 def onnx_runner(path: Path, ctx: ConvertContext) -> Runner:
-    from edgephoto.convert.sources.tflite import match_names
+    from edgephoto.convert.edge_tools import match_names
 
     session = onnx_session(path, int(ctx.options.get("threads", 1)))
     in_map = match_names([t.name for t in ctx.spec.inputs], [i.name for i in session.get_inputs()])
@@ -61,7 +61,7 @@ def calibration_photos(count: int = 20, size: int = 128) -> np.ndarray:
         side = min(rgb.size) * (1.0 - 0.12 * (i // len(photos)))  # nested centred crops
         left, top = (rgb.width - side) / 2, (rgb.height - side) / 2
         box = (round(left), round(top), round(left + side), round(top + side))
-        crops.append(np.asarray(rgb.resize((size, size), Image.BILINEAR, box=box), np.float32))
+        crops.append(np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR, box=box), np.float32))
     return np.stack(crops) / 255.0
 
 
@@ -71,7 +71,7 @@ def _static_shape(spec: ModelSpec, shape: tuple[int | None, ...]) -> list[int]:
 
 def run_onnx2tf(path: Path, ctx: ConvertContext) -> Path:
     """onnx2tf's output directory (SavedModel + <stem>_float32.tflite), offline."""
-    from edgephoto.convert.targets.onnx import load_onnx, run_converter
+    from edgephoto.convert.edge_tools import load_onnx, run_converter
 
     model = load_onnx(path)  # a clear InputFileError before the child process starts
     work = Path(ctx.workdir) / "onnx2tf"
@@ -115,7 +115,7 @@ def wrap_to_spec_layout(saved: Path, onnx_outputs: list[str], ctx: ConvertContex
     """
     import tensorflow as tf
 
-    from edgephoto.convert.sources.tflite import match_names
+    from edgephoto.convert.edge_tools import match_names
 
     spec = ctx.spec
     loaded = tf.saved_model.load(str(saved))
@@ -162,8 +162,8 @@ def _dequantized(model: Any, ctx: ConvertContext) -> tuple[Path, ConvertContext,
 
     import onnx
 
+    from edgephoto.convert.edge_tools import match_names
     from edgephoto.convert.onnx_passes import dequantize as dq
-    from edgephoto.convert.sources.tflite import match_names
 
     float_model, mappings = dq.dequantize(model)
     names = {**match_names([t.name for t in ctx.spec.inputs], [i.name for i in model.graph.input]),
@@ -180,8 +180,8 @@ def _dequantized(model: Any, ctx: ConvertContext) -> tuple[Path, ConvertContext,
 def onnx_to_savedmodel(path: Path, ctx: ConvertContext) -> Path:
     """onnx2tf, then the spec-layout wrapper. A QDQ (integer) model becomes its dequantized
     float equivalent first; the record beside the SavedModel says which tensors changed."""
+    from edgephoto.convert.edge_tools import load_onnx
     from edgephoto.convert.onnx_passes.dequantize import is_quantized, save_record
-    from edgephoto.convert.targets.onnx import load_onnx
 
     model = load_onnx(path)
     outputs = [o.name for o in model.graph.output]

@@ -21,18 +21,16 @@ from edgephoto.convert.graph import (
     register_edge,
     register_source_runner,
 )
-from edgephoto.errors import ConversionError, InputFileError, MissingExtraError
+from edgephoto.convert.tf_common import (
+    custom_layers,
+    fix_placeholder_shapes,
+    import_tf,
+    import_tf_keras,
+    tensor_name,
+)
+from edgephoto.errors import ConversionError, InputFileError
 from edgephoto.files import write_dir_atomic
 from edgephoto.zoo.spec import ModelSpec, TensorSpec
-
-
-def import_tf() -> Any:
-    """TensorFlow, or MissingExtraError naming the extra that installs it."""
-    try:
-        import tensorflow as tf  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise MissingExtraError("tensorflow", "convert", "TensorFlow-family sources") from exc
-    return tf
 
 
 def onednn_rewrites_on() -> bool:
@@ -48,14 +46,6 @@ def onednn_rewrites_on() -> bool:
         return os.environ.get("TF_ENABLE_ONEDNN_OPTS") != "0"
     del tf
     return bool(_pywrap_util_port.IsMklEnabled())
-
-
-def import_tf_keras() -> Any:
-    try:
-        import tf_keras  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise MissingExtraError("tf_keras", "convert", "Keras and TF.js layers models") from exc
-    return tf_keras
 
 
 def input_specs(spec: ModelSpec) -> list[Any]:
@@ -127,116 +117,10 @@ def read_graph_def(path: Path) -> Any:
     return graph_def
 
 
-def _tensor_name(name: str) -> str:
-    return name if ":" in name else f"{name}:0"
-
-
 def constant_inputs(spec: ModelSpec) -> dict[str, np.ndarray]:
     """Placeholders the spec freezes (e.g. RVM's recurrent states and downsample_ratio for
     single photos): spec.extra["constant_inputs"] = {name: value}."""
     return {k: np.asarray(v, np.float32) for k, v in spec.extra.get("constant_inputs", {}).items()}
-
-
-def fix_placeholder_shapes(
-    graph_def: Any, inputs: Sequence[TensorSpec], constants: dict[str, np.ndarray] | None = None
-) -> Any:
-    """Copy of `graph_def` whose input placeholders have the spec's shapes (None stays -1) and
-    whose `constants` placeholders are Const nodes of the given values."""
-    tf = import_tf()
-    fixed = tf.compat.v1.GraphDef()
-    fixed.CopyFrom(graph_def)
-    nodes = {n.name: n for n in fixed.node}
-    for t in inputs:
-        node = nodes.get(t.name.split(":")[0])
-        if node is None or node.op != "Placeholder":
-            raise ConversionError(f"graph has no placeholder '{t.name}' (spec input)")
-        shape = tf.TensorShape(list(t.shape)).as_proto()
-        node.attr["shape"].shape.CopyFrom(shape)
-    for name, value in (constants or {}).items():
-        node = nodes.get(name)
-        if node is None or node.op != "Placeholder":
-            raise ConversionError(f"graph has no placeholder '{name}' (spec constant input)")
-        dtype = node.attr["dtype"].type
-        node.op = "Const"
-        node.ClearField("attr")
-        node.attr["dtype"].type = dtype
-        array = value.astype(tf.as_dtype(dtype).as_numpy_dtype)
-        node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(array))
-    if constants and any(n.op == "Switch" for n in fixed.node):
-        fixed = fold_static_control_flow(fixed)
-    return fixed
-
-
-def _evaluate(graph_def: Any, tensors: Sequence[str]) -> dict[str, Any]:
-    """Values of the tensors that need no feed (others are left out). Control edges are
-    dropped first: they order execution but carry no value (RVM's hang off every input)."""
-    tf = import_tf()
-    values: dict[str, Any] = {}
-    data_only = tf.compat.v1.GraphDef()
-    data_only.CopyFrom(graph_def)
-    for node in data_only.node:
-        kept = [r for r in node.input if not r.startswith("^")]
-        del node.input[:]
-        node.input.extend(kept)
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.compat.v1.import_graph_def(data_only, name="")
-    with tf.compat.v1.Session(graph=graph) as session:
-        for name in tensors:
-            try:
-                values[name] = session.run(_tensor_name(name))
-            except tf.errors.OpError:
-                continue
-    return values
-
-
-def fold_static_control_flow(graph_def: Any) -> Any:
-    """Resolve TF1 Switch/Merge whose predicate is a constant (e.g. RVM's cond on a frozen
-    downsample_ratio): the live branch stays, the dead one is removed. TFLite and OpenVINO
-    reject v1 control flow; tf2onnx accepts it, so nothing is lost."""
-    tf = import_tf()
-    switches = [n for n in graph_def.node if n.op == "Switch"]
-    preds = _evaluate(graph_def, sorted({n.input[1] for n in switches}))
-    taken = {n.name: int(bool(preds[n.input[1]])) for n in switches if n.input[1] in preds}
-    if not taken:
-        return graph_def
-
-    def source(ref: str) -> tuple[str, int]:
-        name, _, index = ref.lstrip("^").partition(":")
-        return name, int(index or 0)
-
-    dead: set[str] = set()
-    for node in graph_def.node:  # GraphDefs from TF/TF.js are in topological order
-        refs = [source(r) for r in node.input]
-        dead_in = [(n in dead) or (n in taken and i != taken[n] and not r.startswith("^"))
-                   for (n, i), r in zip(refs, node.input, strict=True)]
-        if (node.op == "Merge" and dead_in and all(dead_in)) or (node.op != "Merge" and any(dead_in)):
-            dead.add(node.name)
-    out = tf.compat.v1.GraphDef()
-    out.versions.CopyFrom(graph_def.versions)
-    out.library.CopyFrom(graph_def.library)
-    for node in graph_def.node:
-        if node.name in dead:
-            continue
-        new = out.node.add()
-        new.CopyFrom(node)
-        inputs = [r for r in node.input if source(r)[0] not in dead]
-        if node.op == "Merge":
-            live = [r for r in inputs if not r.startswith("^")]
-            inputs = live[:1] + [r for r in inputs if r.startswith("^")]
-        if node.name in taken or node.op == "Merge":
-            new.op = "Identity"
-            keep = {"T": node.attr["T"]}
-            new.ClearField("attr")
-            new.attr["T"].CopyFrom(keep["T"])
-            if node.name in taken:  # Switch(data, pred) -> Identity(data)
-                inputs = [node.input[0], *(r for r in inputs if r.startswith("^"))]
-        del new.input[:]
-        new.input.extend(
-            f"{source(r)[0]}" if source(r)[0] in taken and not r.startswith("^") else r
-            for r in inputs
-        )
-    return out
 
 
 def graph_def_function(
@@ -255,8 +139,8 @@ def graph_def_function(
     try:
         wrapped = tf.compat.v1.wrap_function(imports, [])
         graph = wrapped.graph
-        feeds = [graph.get_tensor_by_name(_tensor_name(t.name)) for t in inputs]
-        fetches = [graph.get_tensor_by_name(_tensor_name(n)) for n in outputs]
+        feeds = [graph.get_tensor_by_name(tensor_name(t.name)) for t in inputs]
+        fetches = [graph.get_tensor_by_name(tensor_name(n)) for n in outputs]
         pruned = wrapped.prune(feeds, fetches)
     except (KeyError, ValueError, tf.errors.OpError) as exc:
         raise ConversionError(f"cannot import the graph: {exc}") from exc
@@ -305,7 +189,6 @@ def frozen_pb_runner(path: Path, ctx: ConvertContext) -> Runner:
 def load_keras(path: Path) -> Any:
     """A tf_keras model from .keras/.h5 (or a Keras SavedModel dir); knows the zoo's layers."""
     keras = import_tf_keras()
-    from edgephoto.convert.sources.tfjs import custom_layers
 
     if not Path(path).exists():
         raise InputFileError(path, "no such file")

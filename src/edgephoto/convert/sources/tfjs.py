@@ -26,11 +26,10 @@ from edgephoto.convert.sources.tensorflow import (
     constant_inputs,
     frozen_graph_to_savedmodel,
     graph_def_function,
-    import_tf,
-    import_tf_keras,
     keras_runner_for,
     keras_to_savedmodel,
 )
+from edgephoto.convert.tf_common import custom_layers, import_tf, import_tf_keras
 from edgephoto.errors import ConversionError, InputFileError, UnsupportedOpError
 
 # Bytes per stored element, and the numpy dtype they are read as.
@@ -109,42 +108,6 @@ def read_weights(model_json: Path, model: dict[str, Any]) -> dict[str, np.ndarra
 
 
 # --- layers models ----------------------------------------------------------------------------
-
-
-def custom_layers() -> dict[str, Any]:
-    """Keras classes for the custom layers UpscalerJS registers (ESRGAN thick: MultiplyBeta,
-    PixelShuffle{N}x = depth_to_space). Their configs carry `beta` / `scale`."""
-    tf = import_tf()
-    keras = import_tf_keras()
-
-    layer: Any = keras.layers.Layer
-
-    class MultiplyBeta(layer):
-        def __init__(self, beta: float = 0.2, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.beta = beta
-
-        def call(self, inputs: Any) -> Any:
-            return inputs * self.beta
-
-        def get_config(self) -> dict[str, Any]:
-            return {**super().get_config(), "beta": self.beta}
-
-    class PixelShuffle(layer):
-        def __init__(self, scale: int = 2, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.scale = int(scale)
-
-        def call(self, inputs: Any) -> Any:
-            return tf.nn.depth_to_space(inputs, self.scale, data_format="NHWC")
-
-        def get_config(self) -> dict[str, Any]:
-            return {**super().get_config(), "scale": self.scale}
-
-    layers: dict[str, Any] = {"MultiplyBeta": MultiplyBeta}
-    for n in range(2, 9):
-        layers[f"PixelShuffle{n}x"] = type(f"PixelShuffle{n}x", (PixelShuffle,), {})
-    return layers
 
 
 def _model_config(model_json: Path, model: dict[str, Any]) -> dict[str, Any]:

@@ -6,12 +6,12 @@ them needs first is a builtin-only copy of the model, made here once per context
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgephoto.convert.edge_tools import match_names
 from edgephoto.convert.graph import ConvertContext, Runner, register_source_runner
 from edgephoto.errors import InputFileError, require
 
@@ -41,21 +41,6 @@ def litert_interpreter(path: Path, threads: int = 1) -> Any:
     except (ValueError, RuntimeError) as exc:
         raise InputFileError(path, f"LiteRT cannot load it: {str(exc).strip()[:300]}") from exc
     return interpreter
-
-
-def match_names(wanted: list[str], actual: list[str]) -> dict[str, str]:
-    """Spec name -> model tensor name: same name, else the same name without a serving prefix
-    or ':0' suffix and with non-word characters as '_', else the same position."""
-
-    def bare(name: str) -> str:
-        name = name.split(":")[0].removeprefix("serving_default_")
-        return re.sub(r"\W", "_", name)
-
-    mapping = {}
-    for index, name in enumerate(wanted):
-        hits = [a for a in actual if a == name] or [a for a in actual if bare(a) == bare(name)]
-        mapping[name] = hits[0] if hits else actual[min(index, len(actual) - 1)]
-    return mapping
 
 
 @register_source_runner("tflite")

@@ -8,19 +8,15 @@ loads everywhere, including onnxruntime-web).
 
 from __future__ import annotations
 
-import ast
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from edgephoto.convert.edge_tools import load_onnx, match_names, run_converter
+from edgephoto.convert.edge_tools import unsupported_ops as unsupported_ops  # re-exported: tests
 from edgephoto.convert.graph import ConvertContext, register_edge, register_finalizer
 from edgephoto.errors import (
     ConversionError,
-    InputFileError,
-    MissingExtraError,
     UnsupportedOpError,
     require,
 )
@@ -34,66 +30,8 @@ def _onnx() -> Any:
     return require("onnx", "convert", "ONNX conversion")
 
 
-def run_converter(module: str, args: list[str], ctx: ConvertContext, cwd: Path | None = None,
-                  target: str = "onnx") -> str:
-    """Run a converter CLI (`python -m module args`) in a child process; returns its log.
-
-    A child keeps the converter's logging, TF graph state and any sys.exit out of our process.
-    A failure naming unsupported ops raises UnsupportedOpError; any other ConversionError.
-    """
-    import importlib.util
-
-    try:  # the child would only print a traceback: name the missing extra here instead
-        found = importlib.util.find_spec(module) is not None
-    except ImportError:
-        found = False
-    if not found:
-        raise MissingExtraError(module, "convert", f"the {target} target")
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "TF_USE_LEGACY_KERAS": "1"}
-    env.setdefault("OMP_NUM_THREADS", str(ctx.options.get("threads", 2)))
-    done = subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, check=False)
-    log = done.stdout + done.stderr
-    ops = unsupported_ops(log)
-    if ops:
-        raise UnsupportedOpError(ops[0], target, f"{module} could not convert: {', '.join(ops)}")
-    if done.returncode != 0:
-        tail = [line for line in log.strip().splitlines() if line.strip()][-3:]
-        raise ConversionError(f"{module} failed (exit {done.returncode}): " + " | ".join(tail))
-    return log
-
-
-def unsupported_ops(log: str) -> list[str]:
-    """Op names a converter reported as unsupported (tf2onnx and TFLiteConverter messages)."""
-    log = re.sub(r"\x1b\[[0-9;]*m", "", log)  # onnx2tf colours its messages
-    found: list[str] = []
-    for counter in re.findall(r"Unsupported ops: Counter\((\{.*?\})\)", log):
-        try:
-            found += list(ast.literal_eval(counter))
-        except (ValueError, SyntaxError):
-            continue
-    found += re.findall(r"op \[[^:\]]+: ([\w.]+)\] is not supported", log)
-    found += re.findall(r"'([\w.]+)' op is neither a custom op nor a flex op", log)
-    found += re.findall(r"failed to legalize operation '([\w.]+)'", log)
-    found += re.findall(r"(\w+) OP is not yet implemented", log)  # onnx2tf
-    names = [re.sub(r"^(TFL_|tf\.|tfl\.)", "", op) for op in found]
-    return list(dict.fromkeys(names))
-
-
-def load_onnx(path: Path) -> Any:
-    """onnx.load with damaged files reported as InputFileError naming the file."""
-    onnx = _onnx()
-    try:
-        return onnx.load(str(path))
-    except Exception as exc:  # protobuf DecodeError, truncated external data, ...
-        raise InputFileError(path, f"not a readable ONNX model ({str(exc)[:200]})") from exc
-
-
 def rename_io(model: Any, spec_names: list[str], actual: list[str], ctx: ConvertContext) -> dict[str, str]:
     """Rename graph inputs/outputs `actual` to `spec_names` (same order); returns old -> new."""
-    from edgephoto.convert.sources.tflite import match_names
-
     graph = model.graph
     taken = {n for node in graph.node for n in (*node.input, *node.output)}
     taken |= {init.name for init in graph.initializer}

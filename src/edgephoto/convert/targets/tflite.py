@@ -55,7 +55,7 @@ def name_io(model: Any, ctx: ConvertContext) -> dict[str, str]:
     Matching: signature key or tensor name equal to the spec name (also without a
     'serving_default_' prefix or ':0' suffix), else position. Returns old name -> spec name.
     """
-    from edgephoto.convert.sources.tflite import match_names
+    from edgephoto.convert.edge_tools import match_names
 
     graph = model.subgraphs[0]
     signature = (model.signatureDefs or [None])[0]
@@ -99,7 +99,7 @@ def finish_tflite(path: Path, ctx: ConvertContext, name: str) -> Path:
 def savedmodel_to_tflite(path: Path, ctx: ConvertContext) -> Path:
     """TFLiteConverter (builtin ops only, fp32) in a child process; an op without a builtin
     raises UnsupportedOpError naming it."""
-    from edgephoto.convert.targets.onnx import run_converter
+    from edgephoto.convert.edge_tools import run_converter
 
     raw = Path(ctx.workdir) / "converter.tflite"
     run_converter("tensorflow.lite.python.tflite_convert",
