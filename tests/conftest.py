@@ -118,3 +118,22 @@ def public_weights(zoo_weights: Callable[[str], tuple[ModelSpec, Path]]) -> Call
 
     return fetch
 
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every network client points at a dead proxy, npm is missing and no weights dir is set:
+    nothing can download, even where the internet is reachable."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(var, dead)
+    for var in ("no_proxy", "NO_PROXY", "EDGEPHOTO_WEIGHTS_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("EDGEPHOTO_NPM", "/nonexistent/npm")
+    # urlopen keeps the opener (and the proxies it read) it built first: a fresh one reads the
+    # dead proxy now, and the old one is back for the next test
+    monkeypatch.setattr(urllib.request, "_opener", None)
