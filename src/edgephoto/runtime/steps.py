@@ -62,7 +62,10 @@ def _depth(ctx: Context) -> dict[str, Any]:
 
 @step("segment", description="person mask (model, guided-filter refined)")
 def _segment(ctx: Context) -> dict[str, Any]:
-    mask, model = ctx.models.run(ctx, "segmentation", "segmentation", **ctx.opt("segment"))
+    # The pipeline keeps the guided filter that segment() now leaves off by default: its mask
+    # feeds visible edges (bokeh, relight) and the matte step reuses it as a soft alpha.
+    options = {"refine": True, **ctx.opt("segment")}
+    mask, model = ctx.models.run(ctx, "segmentation", "segmentation", **options)
     ctx.models_used["segment"] = model
     ctx.mask = np.clip(np.asarray(mask, np.float32), 0, 1)
     ctx.write("mask", "mask.png", np.rint(ctx.mask * 255).astype(np.uint8))
@@ -72,7 +75,8 @@ def _segment(ctx: Context) -> dict[str, Any]:
 @step("matte", description="soft alpha matte (matting model, else the segmentation model refined)")
 def _matte(ctx: Context) -> dict[str, Any]:
     role = "matting" if ctx.models.path("matting") is not None else "segmentation"
-    if role == "segmentation" and ctx.mask is not None and not ctx.opt("matte"):
+    refined = ctx.opt("segment").get("refine", True)
+    if role == "segmentation" and ctx.mask is not None and refined and not ctx.opt("matte"):
         # Same model, same guided refinement as the segment step: reuse instead of re-running.
         alpha, model = ctx.mask, {**ctx.models_used["segment"], "reused_from": "segment"}
     else:
