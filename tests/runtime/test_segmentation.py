@@ -57,3 +57,16 @@ def test_selfie_default_is_one_bilinear_pass_and_matting_keeps_the_guided_filter
     guided = segment(backend, spec, rgb, refine=True)
     assert np.abs(guided - default).max() > 0.05  # the option still does something
     np.testing.assert_array_equal(TASKS.get("matting").run(backend, spec, rgb), guided)
+
+
+def test_sampled_fit_shrinks_large_photos_close_to_bilinear_and_leaves_small_ones() -> None:
+    from edgephoto.runtime.tasks.common import fit_to_input
+
+    yy, xx = np.mgrid[0:700, 0:900]
+    photo = np.stack([xx * 255 / 899, yy * 255 / 699, (xx + yy) * 255 / 1598], -1).astype(np.uint8)
+    sampled, box = fit_to_input(photo, (256, 256), sampled=True)
+    filtered, same_box = fit_to_input(photo, (256, 256))
+    assert sampled.shape == (256, 256, 3) and box == same_box
+    assert np.abs(sampled - filtered).max() <= 2.0  # a smooth photo: point samples agree with the filter
+    small = photo[:400, :500]  # under twice the input on both sides: the filter as always
+    np.testing.assert_array_equal(fit_to_input(small, (256, 256), sampled=True)[0], fit_to_input(small, (256, 256))[0])

@@ -219,35 +219,46 @@ class Fit:
     photo_hw: tuple[int, int]
 
 
-def fit_to_input(rgb: np.ndarray, size: tuple[int, int], mode: str = "stretch") -> tuple[np.ndarray, Fit]:
+def fit_to_input(rgb: np.ndarray, size: tuple[int, int], mode: str = "stretch", *,
+                 sampled: bool = False) -> tuple[np.ndarray, Fit]:
     """Resize a photo to the model input: 'stretch' (ignore aspect) or 'letterbox' (pad, centred).
 
-    Letterbox padding is zero (black), as MediaPipe's image-to-tensor does.
+    Letterbox padding is zero (black), as MediaPipe's image-to-tensor does. sampled=True shrinks
+    a photo of twice the input or more by four point samples per pixel (see _resize_photo).
     """
     if mode not in ("stretch", "letterbox"):
         raise InvalidOptionError(f"fit must be 'stretch' or 'letterbox', got '{mode}'")
     h, w = size
     ph, pw = rgb.shape[:2]
     if mode == "stretch":
-        return _resize_photo(rgb, (h, w)), Fit((0, 0, h, w), (ph, pw))
+        return _resize_photo(rgb, (h, w), sampled), Fit((0, 0, h, w), (ph, pw))
     ratio = min(h / ph, w / pw)
     ch, cw = max(1, round(ph * ratio)), max(1, round(pw * ratio))
     y0, x0 = (h - ch) // 2, (w - cw) // 2
     canvas = np.zeros((h, w, rgb.shape[2]), np.float32)
-    canvas[y0 : y0 + ch, x0 : x0 + cw] = _resize_photo(rgb, (ch, cw))
+    canvas[y0 : y0 + ch, x0 : x0 + cw] = _resize_photo(rgb, (ch, cw), sampled)
     return canvas, Fit((y0, x0, ch, cw), (ph, pw))
 
 
-def _resize_photo(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _resize_photo(rgb: np.ndarray, size: tuple[int, int], sampled: bool = False) -> np.ndarray:
     """Bilinear resize to float32: an 8-bit RGB photo in one Pillow call (same filter as the
     per-channel float path, fixed-point: within half a level, ~5x less time at 1 MP).
 
     Shrinking, Pillow first box-averages by the whole factor (reducing_gap=1), then filters the
     rest (< 2x): a 1280x1055 photo to 256² in 1.7 ms instead of 9.6, and on the 150 portraits
-    the selfie mask's IoU moved by -0.0002 (0.9186 vs 0.9188), boundary F by +0.0005."""
+    the selfie mask's IoU moved by -0.0002 (0.9186 vs 0.9188), boundary F by +0.0005.
+
+    sampled=True, for a photo twice the size or more on a side: nearest samples at twice the
+    size, averaged 2x2 (four point samples per pixel, as MediaPipe's bilinear warp reads four):
+    work in the output's pixels, not the photo's. Selfie on the 150 portraits: IoU 0.9185 either
+    way, boundary F 0.7248 vs 0.7274, fit CPU 0.63 ms vs 1.38 (medians)."""
     if rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3:
-        image = Image.fromarray(np.ascontiguousarray(rgb), "RGB").resize(
-            (size[1], size[0]), Image.Resampling.BILINEAR, reducing_gap=1.0)
+        image = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+        h, w = size
+        if sampled and (rgb.shape[0] >= 2 * h or rgb.shape[1] >= 2 * w):
+            image = image.resize((2 * w, 2 * h), Image.Resampling.NEAREST).reduce(2)
+        else:
+            image = image.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=1.0)
         return np.asarray(image, np.float32)
     return resize(rgb.astype(np.float32), size, "bilinear")
 

@@ -31,7 +31,9 @@ def fit_photo(facts: ModelFacts, rgb: np.ndarray, fit: str | None = None) -> tup
     if in_hw[0] is None or in_hw[1] is None:  # dynamic input: use the policy's size
         in_hw = (facts.tile, facts.tile)
     input_hw = (int(in_hw[0]), int(in_hw[1]))  # type: ignore[arg-type]
-    fitted, placement = fit_to_input(rgb, input_hw, fit or str(facts.extra.get("fit", "stretch")))
+    # point-sampled shrink: a mask needs no finer input (same IoU on the portraits, see
+    # _resize_photo) and it is the largest cost of the call beside the model
+    fitted, placement = fit_to_input(rgb, input_hw, fit or str(facts.extra.get("fit", "stretch")), sampled=True)
     return fitted, placement, input_hw
 
 
@@ -71,9 +73,9 @@ def segment(
     """Person probability (H, W) float32 0..1 for an (H, W, 3) uint8 photo.
 
     refine=False by default, measured (benchmarks/results/segmentation_speed.md, selfie, the 150
-    portraits, mask > 0.5 at full size): the guided filter scored IoU 0.9181 vs 0.9185 bilinear
-    and boundary F 0.7314 vs 0.7274, while the call took ~110 ms instead of ~15 (7x MediaPipe's
-    time instead of 1.1x); refine=True keeps it for edge work (the pipeline's segment step).
+    portraits, mask > 0.5 at full size): the guided filter scored IoU 0.9183 vs 0.9185 bilinear
+    and boundary F 0.7299 vs 0.7248, while the former default call took ~9x MediaPipe's time and
+    this one ~1.0x (onnxruntime); refine=True keeps it for edge work (the pipeline's segment step).
     """
     low = low_res_mask(backend, facts, rgb, fit=fit)
     return upsample_mask(rgb, low, refine=refine, radius=radius, eps=eps)
