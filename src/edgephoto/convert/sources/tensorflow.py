@@ -192,10 +192,17 @@ def load_keras(path: Path) -> Any:
 
     if not Path(path).exists():
         raise InputFileError(path, "no such file")
+    custom = custom_layers()
     try:
-        return keras.models.load_model(str(path), custom_objects=custom_layers(), compile=False)
-    except (OSError, ValueError, TypeError) as exc:
-        raise InputFileError(path, f"not a loadable Keras model ({exc})") from exc
+        return keras.models.load_model(str(path), custom_objects=custom, compile=False)
+    except Exception as exc:  # zip, HDF5, JSON and layer errors of a damaged file come in many types
+        raise InputFileError(path, f"not a loadable Keras model ({_first_line(exc)})") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    """The exception's kind and first line: framework messages run to pages of context."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
 
 
 def keras_call(model: Any) -> Callable[..., list[Any]]:
@@ -241,7 +248,10 @@ def savedmodel_runner(path: Path, ctx: ConvertContext) -> Runner:
     spec = ctx.spec
     if not (Path(path) / "saved_model.pb").exists():
         raise InputFileError(path, "not a SavedModel directory (no saved_model.pb)")
-    loaded = tf.saved_model.load(str(path))
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as exc:  # protobuf, checkpoint (DATA_LOSS) and graph errors of damaged files
+        raise InputFileError(path, f"not a loadable SavedModel ({_first_line(exc)})") from exc
     if "serving_default" not in loaded.signatures:
         raise InputFileError(path, "SavedModel has no serving_default signature")
     signature = loaded.signatures["serving_default"]

@@ -29,6 +29,7 @@ from edgephoto.convert.sources.tensorflow import (
     keras_runner_for,
     keras_to_savedmodel,
 )
+from edgephoto.convert.sources.tfjs_topology import check_manifest, model_config
 from edgephoto.convert.tf_common import custom_layers, import_tf, import_tf_keras
 from edgephoto.errors import ConversionError, InputFileError, UnsupportedOpError
 
@@ -82,7 +83,7 @@ def read_weights(model_json: Path, model: dict[str, Any]) -> dict[str, np.ndarra
     """All weights by name: shards of a group concatenated in manifest order, then sliced."""
     root = Path(model_json).parent
     weights: dict[str, np.ndarray] = {}
-    for group in model.get("weightsManifest", []):
+    for group in check_manifest(model_json, model):
         blobs = []
         for name in group["paths"]:
             try:
@@ -93,8 +94,6 @@ def read_weights(model_json: Path, model: dict[str, Any]) -> dict[str, np.ndarra
         for entry in group["weights"]:
             quant = entry.get("quantization")
             kind = quant["dtype"] if quant else entry["dtype"]
-            if kind not in _STORED:
-                raise InputFileError(model_json, f"weight '{entry['name']}' has dtype {kind}")
             size = int(np.prod(entry.get("shape", []), dtype=np.int64)) * _STORED[kind].itemsize
             if offset + size > len(data):
                 raise InputFileError(
@@ -104,37 +103,13 @@ def read_weights(model_json: Path, model: dict[str, Any]) -> dict[str, np.ndarra
                 )
             weights[entry["name"]] = _decode(entry, data[offset : offset + size])
             offset += size
+        if offset != len(data):  # TF.js writes shards to the byte; extra bytes mean damage
+            raise InputFileError(root / group["paths"][-1], f"weight shards hold {len(data)} bytes, "
+                                                             f"the manifest describes {offset}")
     return weights
 
 
 # --- layers models ----------------------------------------------------------------------------
-
-
-def _model_config(model_json: Path, model: dict[str, Any]) -> dict[str, Any]:
-    topology = model["modelTopology"]
-    config = topology.get("model_config", topology)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise InputFileError(model_json, "layers model without a Keras model_config")
-    if config["class_name"] == "Model":  # TF.js writes Functional models under the old name
-        config = {**config, "class_name": "Functional"}
-    return config
-
-
-def _check_references(model_json: Path, config: Any) -> None:
-    """Every inbound reference names a layer and one of its nodes: tf_keras loops forever on a
-    topology that waits for a node nothing makes."""
-    try:
-        layers = config["config"]["layers"]
-        nodes = {layer["name"]: max(1, len(layer.get("inbound_nodes") or [])) for layer in layers}
-        refs = [ref for layer in layers for node in layer.get("inbound_nodes") or []
-                for ref in (node if isinstance(node, list) else [])]
-        refs += list(config["config"]["input_layers"]) + list(config["config"]["output_layers"])
-        bad = [ref for ref in refs if not isinstance(ref, list) or len(ref) < 2
-               or ref[0] not in nodes or not isinstance(ref[1], int) or not 0 <= ref[1] < nodes[ref[0]]]
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise InputFileError(model_json, f"malformed layers topology ({type(exc).__name__}: {exc})") from None
-    if bad:
-        raise InputFileError(model_json, f"topology refers to missing layers or nodes: {bad[:3]}")
 
 
 def load_layers_model(model_json: Path) -> Any:
@@ -143,15 +118,15 @@ def load_layers_model(model_json: Path) -> Any:
     model = read_model_json(model_json)
     if model.get("format", "layers-model") != "layers-model":
         raise InputFileError(model_json, f"format is {model.get('format')}, not layers-model")
-    config = _model_config(model_json, model)
-    _check_references(model_json, config)
+    config = model_config(model_json, model)  # raises on a topology tf_keras would loop on
     weights = read_weights(model_json, model)
     try:
         with warnings.catch_warnings():  # unseeded-initializer noise; weights are set below
             warnings.simplefilter("ignore", UserWarning)
             net = keras.models.model_from_json(json.dumps(config), custom_objects=custom_layers())
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ConversionError(f"{model_json}: Keras cannot build the topology ({exc})") from exc
+    except Exception as exc:  # layer constructors raise whatever their arguments provoke
+        raise ConversionError(f"{model_json}: Keras cannot build the topology "
+                              f"({type(exc).__name__}: {str(exc)[:160]})") from exc
     used: set[str] = set()
     values = []
     for w in net.weights:
