@@ -62,6 +62,25 @@ def test_upscale_tiled_equals_untiled_with_the_reference_backend(tiny_upscaler: 
     assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
 
 
+def test_open_size_models_run_the_whole_photo_unpadded_within_budget(tiny_upscaler: Path) -> None:
+    from edgephoto.runtime.backends.base import load_backend
+
+    backend = load_backend("reference", tiny_upscaler)
+    facts = _facts("image", [1, 3, None, None], "out", [1, 3, None, None])
+    rgb = RNG.integers(0, 256, (37, 29, 3), dtype=np.uint8)
+    calls: list[tuple[int, ...]] = []
+    out = upscale(backend, facts, rgb, progress=lambda done, total: calls.append((done, total)))
+    plain = backend.run({"image": (rgb.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]})["out"][0]
+    expected = np.clip(np.rint(plain.transpose(1, 2, 0) * 255.0), 0, 255)
+    assert calls == [(1, 1)] and out is not None and np.abs(out.astype(int) - expected).max() <= 1
+    # past the budget: even tiles, blended to the reflect-padded untiled result
+    tiled = upscale(backend, facts, rgb, budget_bytes=37 * 29 * 4 * (3 + 128 + 12) // 3)
+    padded = crop(rgb, -4, -4, 37 + 8, 29 + 8).astype(np.float32) / 255.0
+    whole = backend.run({"image": padded.transpose(2, 0, 1)[None]})["out"][0].transpose(1, 2, 0)
+    reference = np.clip(np.rint(whole[8:-8, 8:-8] * 255.0), 0, 255)
+    assert tiled is not None and np.abs(tiled.astype(int) - reference).max() <= 1
+
+
 def test_fixed_batch_models_get_padded_batches(tmp_path: Path) -> None:
     pytest.importorskip("onnx")
     from tests.runtime.tiny_backend_models import onnx_model, weights

@@ -12,6 +12,7 @@ from edgephoto.runtime.tiling import (
     axis_starts,
     axis_weights,
     crop,
+    even_tiles,
     margin_for,
     reflect_index,
     tile_from_budget,
@@ -170,3 +171,22 @@ def test_tile_from_budget_fits_and_grows_with_budget() -> None:
     assert small % 8 == 0 and large % 8 == 0 and small < large <= 1024
     per_px = 4 * (3 + 2 * 64 + 16 * 3)
     assert large * large * per_px <= 256 << 20
+
+
+@pytest.mark.parametrize(("height", "width", "max_px"), [(700, 1000, 400_000), (3000, 4000, 460_000), (1300, 900, 250_000)])
+def test_even_tiles_fit_the_budget_and_waste_little(height: int, width: int, max_px: int) -> None:
+    th, tw = even_tiles(height, width, max_px=max_px, overlap=24, minimum=64)
+    assert th * tw <= max_px and min(th, tw) >= 64
+    grid = tile_grid(height, width, (th, tw), 24)
+    computed = sum(t.h * t.w for t in grid)
+    square = int(max_px**0.5)  # what one square tile size would compute instead
+    squares = len(tile_grid(height, width, square, 24)) * square * square
+    assert computed <= squares and computed < 1.25 * height * width
+
+
+def test_even_tiles_blend_exactly() -> None:
+    image = RNG.uniform(0, 255, (70, 50, 3)).astype(np.float32)
+    tile = even_tiles(70, 50, max_px=900, overlap=6, minimum=16)
+    assert tile != (70, 50)
+    out = tile_image(image, pointwise_x2, tile=tile, overlap=6, scale=2)
+    np.testing.assert_allclose(out, untiled(image, pointwise_x2, overlap=6, scale=2), atol=1e-3)

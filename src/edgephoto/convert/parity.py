@@ -36,11 +36,23 @@ def sample_photo_paths() -> list[Path]:
     return [sample_path(name) for name in SAMPLE_PHOTOS]
 
 
-def _to_model_input(rgb: np.ndarray, tensor: TensorSpec) -> np.ndarray:
-    """Resize a real photo to the tensor's size (bicubic), then feed it as the runtime does."""
+def sample_axes(tensor: TensorSpec) -> tuple[int, int]:
+    """Indices of the H and W axes of a 4-D image tensor."""
+    return (1, 2) if tensor.layout == "NHWC" else (2, 3)
+
+
+def sample_hw(spec: ModelSpec, tensor: TensorSpec) -> tuple[int, int]:
+    """The tensor's spatial size; open (None) dims take the spec's tile size, the size the
+    runtime feeds a model with open H/W when it tiles."""
+    h, w = (int(d) if (d := tensor.shape[i]) is not None else spec.tile.tile for i in sample_axes(tensor))
+    return h, w
+
+
+def _to_model_input(rgb: np.ndarray, tensor: TensorSpec, hw: tuple[int, int]) -> np.ndarray:
+    """Resize a real photo to `hw` (bicubic), then feed it as the runtime does."""
     from edgephoto.runtime.tasks.common import model_input
 
-    h, w = tensor.hw
+    h, w = hw
     pixels = np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BICUBIC))
     return model_input(pixels, tensor)
 
@@ -50,7 +62,7 @@ def parity_inputs(spec: ModelSpec, photos: list[Path] | None = None) -> list[dic
     feeds = []
     for path in photos or sample_photo_paths():
         rgb = np.asarray(Image.open(path).convert("RGB"))
-        feeds.append({spec.inputs[0].name: _to_model_input(rgb, spec.inputs[0])})
+        feeds.append({spec.inputs[0].name: _to_model_input(rgb, spec.inputs[0], sample_hw(spec, spec.inputs[0]))})
     return feeds
 
 

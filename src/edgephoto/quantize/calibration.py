@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from edgephoto.convert.parity import sample_axes, sample_hw
 from edgephoto.errors import EdgePhotoError, InputFileError, InvalidOptionError
 from edgephoto.runtime.image_io import PHOTO_SUFFIXES, sample_path
 from edgephoto.tasks import TASKS
@@ -127,7 +128,7 @@ def _crop(pixels: np.ndarray, height: int, width: int, rng: np.random.Generator)
 
 def _calibration_views(spec: ModelSpec, rgb: np.ndarray, count: int, rng: np.random.Generator) -> list[np.ndarray]:
     """`count` input-sized views of one photo: native-resolution crops (tile) or resized (whole)."""
-    h, w = spec.inputs[0].hw
+    h, w = sample_hw(spec, spec.inputs[0])  # open H/W: calibrate on tile-size views
     if spec.tile.mode == "tile":
         photo = _ensure_min(rgb, h, w)
         return [_crop(photo, h, w, rng)[0] for _ in range(count)]
@@ -142,7 +143,7 @@ def _calibration_views(spec: ModelSpec, rgb: np.ndarray, count: int, rng: np.ran
 
 def _holdout_samples(spec: ModelSpec, path: Path, rgb: np.ndarray, count: int, rng: np.random.Generator) -> list[Sample]:
     tensor = spec.inputs[0]
-    h, w = tensor.hw
+    h, w = sample_hw(spec, tensor)
     name = spec.inputs[0].name
     samples = []
     reference_kind = TASKS.get(spec.task).holdout_reference if spec.task in TASKS else None
@@ -187,7 +188,11 @@ def calibration_dataset(
     """
     if subset_size < 1:
         raise InvalidOptionError(f"--subset-size must be at least 1, got {subset_size}")
-    if len(spec.inputs) != 1 or None in spec.inputs[0].shape[1:]:
+    open_hw = spec.tile.mode == "tile" and spec.tile.tile > 0  # open H/W: tile-size views
+    if len(spec.inputs) != 1 or any(
+        d is None and not (open_hw and i in sample_axes(spec.inputs[0]))
+        for i, d in enumerate(spec.inputs[0].shape) if i > 0
+    ):
         raise InvalidOptionError(
             f"{spec.name}: calibration needs one fixed-size image input "
             f"(inputs: {[t.shape for t in spec.inputs]})"

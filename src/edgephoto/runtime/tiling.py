@@ -230,6 +230,35 @@ def untiled(image: np.ndarray, run_batch: RunBatch, *, overlap: int, scale: int 
     return out[pad * scale : (pad + height) * scale, pad * scale : (pad + width) * scale]
 
 
+def even_tiles(height: int, width: int, *, max_px: int, overlap: int, minimum: int = 32) -> tuple[int, int]:
+    """(th, tw) of at most `max_px` px that cover the photo in the fewest computed px.
+
+    For models with open H/W: instead of square tiles whose last row/column mostly repeats
+    its neighbour, the photo is split evenly, n tiles along each axis, each just big enough
+    (tiles share `overlap` px and the borders are reflect-padded by overlap//2, as tile_image
+    lays them out).
+    """
+    pad = overlap // 2
+    best: tuple[int, int, int] | None = None
+    for ny in range(1, height // max(minimum - overlap, 1) + 2):
+        th = max(-(-(height + 2 * pad + (ny - 1) * overlap) // ny), minimum, overlap + 1)
+        if th * max(minimum, overlap + 1) > max_px:
+            continue
+        nx = 1
+        while True:
+            tw = max(-(-(width + 2 * pad + (nx - 1) * overlap) // nx), minimum, overlap + 1)
+            if th * tw <= max_px or tw <= max(minimum, overlap + 1):
+                break
+            nx += 1
+        cost = len(axis_starts(height, th, overlap)) * len(axis_starts(width, tw, overlap)) * th * tw
+        if best is None or cost < best[0]:
+            best = (cost, th, tw)
+    if best is None:  # even the smallest tile is over budget: the smallest tile it is
+        side = max(minimum, overlap + 1)
+        return side, side
+    return best[1], best[2]
+
+
 def tile_from_budget(
     budget_bytes: int, *, scale: int, in_channels: int, out_channels: int, overlap: int,
     batch: int = 1, features: int = 64, multiple: int = 8, minimum: int = 32, maximum: int = 1024,

@@ -112,11 +112,14 @@ def _fsrcnn(kind: str, scale: int) -> ModelSpec:
         task="upscale",
         source_format="frozen_pb",
         files=(weights,),
-        inputs=(TensorSpec("IteratorGetNext", (1, FSRCNN_TILE, FSRCNN_TILE, 1), normalization=LUMA_0_1),),
+        # Open H/W: the graph is convolutions only, so the artifacts keep the spatial dims open
+        # and the runtime runs a whole photo at its own size (parity is checked on tile-size
+        # inputs); tiles of FSRCNN_TILE or more only past the memory budget.
+        inputs=(TensorSpec("IteratorGetNext", (1, None, None, 1), normalization=LUMA_0_1),),
         outputs=(
             TensorSpec(
                 "NHWC_output",
-                (1, FSRCNN_TILE * scale, FSRCNN_TILE * scale, 1),
+                (1, None, None, 1),
                 normalization=LUMA_0_1,
                 meaning=f"luma (BT.601 Y) 0-1 upscaled x{scale}; chroma is upscaled bicubically",
             ),

@@ -69,8 +69,11 @@ def _deployment_target(ct: Any, ctx: ConvertContext) -> Any:
     return ct.target[name]
 
 
+OPEN_DIM_LIMIT = 8192  # mlprogram refuses unbounded RangeDims: open H/W up to an 8192 px side
+
+
 def _shape(ct: Any, shape: tuple[int | None, ...]) -> tuple[Any, ...]:
-    return tuple(ct.RangeDim(1, -1) if d is None else int(d) for d in shape)
+    return tuple(ct.RangeDim(1, OPEN_DIM_LIMIT) if d is None else int(d) for d in shape)
 
 
 def _input_type(ct: Any, tensor: TensorSpec, graph_name: str, shape: tuple[int | None, ...],
