@@ -118,15 +118,18 @@ def zoo_artifact(model: str, backend: str | None, *, artifacts: Path | None = No
                  progress: Progress = lambda _: None, purpose: str = "") -> Path:
     """The artifact dir of zoo model `model` in the cache, converted there first if missing.
 
-    With `backend`, the artifact is for that backend's target; otherwise float ONNX, or TFLite
-    when ONNX fails parity. Imports edgephoto.convert only when something must be built.
+    With `backend`, the artifact is for that backend's target; otherwise the model's measured
+    fastest target when its engine is installed (spec.extra["preferred_target"]), else float
+    ONNX, or TFLite when ONNX fails parity. Imports edgephoto.convert only when something must be built.
     """
-    from edgephoto.runtime.backends import BACKENDS
+    from edgephoto.runtime.backends import BACKENDS, preferred_target
     from edgephoto.zoo import get_model
 
     spec = get_model(model)  # unknown names raise with the nearest suggested
     root = artifacts or artifact_cache()
-    targets = [BACKENDS.get(backend).target or "onnx"] if backend else ["onnx", "tflite"]
+    fastest = preferred_target(spec.extra)
+    targets = ([BACKENDS.get(backend).target or "onnx"] if backend
+               else list(dict.fromkeys([t for t in (fastest, "onnx", "tflite") if t])))
     for target in targets:
         final = root / spec.name / f"{target}-fp32"
         if (final / "manifest.json").is_file():

@@ -223,3 +223,20 @@ def test_find_artifacts_for_a_backend_keeps_what_it_loads(tmp_path: Path) -> Non
     for backend, target in (("onnxruntime", "onnx"), ("litert", "tflite"), ("openvino", "openvino")):
         assert find_artifacts(tmp_path, backend) == {"depth": tmp_path / "fastdepth" / f"{target}-fp32"}
     assert find_artifacts(tmp_path) == {"depth": tmp_path / "fastdepth" / "onnx-fp32"}
+
+
+def test_find_artifacts_prefers_the_measured_fastest_target_when_its_engine_is_installed(tmp_path: Path) -> None:
+    pytest.importorskip("ai_edge_litert")
+    extra = {"preferred_target": "tflite"}  # as the FSRCNN zoo entries say
+    for target, name in (("onnx", "m.onnx"), ("tflite", "m.tflite")):
+        d = tmp_path / "fsrcnn-x2" / f"{target}-fp32"
+        d.mkdir(parents=True)
+        (d / "manifest.json").write_text(json.dumps(
+            {"model": "fsrcnn-x2", "task": "upscale", "target": target, "precision": "fp32", "scale": 2,
+             "extra": extra, "files": [{"path": name, "sha256": "0"}]}))
+    assert find_artifacts(tmp_path) == {"upscale2": tmp_path / "fsrcnn-x2" / "tflite-fp32"}
+    assert find_artifacts(tmp_path, "onnxruntime") == {"upscale2": tmp_path / "fsrcnn-x2" / "onnx-fp32"}
+    from edgephoto.runtime.backends import preferred_target
+
+    assert preferred_target(extra) == "tflite" and preferred_target({}) is None
+    assert preferred_target({"preferred_target": "no-such-target"}) is None
