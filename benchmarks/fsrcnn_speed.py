@@ -111,6 +111,43 @@ class Edgephoto:
         return out
 
 
+OPENCV_MEMORY_LIMIT = 14 << 30  # address space for OpenCV's 12 MP child: its whole-photo x4 run
+# took 22 GB here and the kernel's OOM killer ended the benchmark on this 24 GB machine
+
+
+def opencv_child(scale: int, lr_path: str, out_path: str) -> None:
+    """One timed OpenCV call in a child process under OPENCV_MEMORY_LIMIT (peak RSS reported)."""
+    lr = np.load(lr_path)
+    impl = OpenCV(scale)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    out = impl(lr)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    np.save(out_path, out)
+    print(json.dumps({"ms": 1e3 * wall, "cpu_ms": 1e3 * cpu,
+                      "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+
+
+def opencv_isolated(scale: int, lr: np.ndarray, work: Path) -> tuple[dict[str, Any], np.ndarray | None]:
+    """(timings or the failure, output or None) of OpenCV on a photo too big to share a process."""
+    lr_path, out_path = work / "opencv-lr.npy", work / "opencv-out.npy"
+    np.save(lr_path, lr)
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (OPENCV_MEMORY_LIMIT, OPENCV_MEMORY_LIMIT))
+
+    done = subprocess.run([sys.executable, __file__, "--opencv-child", str(scale), str(lr_path), str(out_path)],
+                          capture_output=True, text=True, preexec_fn=limit)
+    lr_path.unlink()
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return {"failed": f"exit {done.returncode} under a {OPENCV_MEMORY_LIMIT >> 30} GB address-space "
+                          f"limit: {last[:200]}"}, None
+    timing = json.loads(done.stdout.strip().splitlines()[-1])
+    out = np.load(out_path)
+    out_path.unlink()
+    return timing, out
+
+
 def bench_scale(scale: int, engines: dict[str, str], work: Path, runs: int, quick: bool) -> list[dict[str, Any]]:
     from edgephoto.metrics import psnr, psnr_y
     from edgephoto.runtime.tasks.common import ModelFacts
@@ -122,36 +159,54 @@ def bench_scale(scale: int, engines: dict[str, str], work: Path, runs: int, quic
     rows = []
     for image in images(scale, quick):
         lr, hr = image["lr"], image["hr"]
-        big = lr.shape[0] * lr.shape[1] > 4_000_000
-        rounds = 1 if big else runs
-        outputs = {c.name: c(lr) for c in ([] if big else contenders)}  # warm-up (and outputs)
-        times: dict[str, list[float]] = {c.name: [] for c in contenders}
-        cpu: dict[str, list[float]] = {c.name: [] for c in contenders}
-        for r in range(rounds):
-            for c in contenders[r % len(contenders):] + contenders[: r % len(contenders)]:
-                started, cpu_started = time.perf_counter(), time.process_time()
-                out = c(lr)
-                times[c.name].append(time.perf_counter() - started)
-                cpu[c.name].append(time.process_time() - cpu_started)
-                outputs[c.name] = out
-        reference = outputs["opencv"]
         tile, _ = plan(facts, *lr.shape[:2], batch=1, budget_bytes=None, overlap=24) if facts else ((0, 0), 0)
         row: dict[str, Any] = {"scale": scale, "group": image["group"], "image": image["name"],
-                               "lr_hw": list(lr.shape[:2]), "rounds": rounds,
+                               "lr_hw": list(lr.shape[:2]),
                                "edgephoto_engine_call": "whole" if tuple(tile) == lr.shape[:2] else f"tiles {tile[0]}x{tile[1]}",
                                "ms": {}, "cpu_ms": {}, "psnr_y_vs_hr": {}, "psnr_vs_opencv": {}}
-        for c in contenders:
-            row["ms"][c.name] = 1e3 * float(np.median(times[c.name]))
-            row["cpu_ms"][c.name] = 1e3 * float(np.median(cpu[c.name]))
-            out = outputs[c.name]
-            if hr is not None:
-                row["psnr_y_vs_hr"][c.name] = psnr_y(hr, out, scale)
-            if c.name != "opencv":
-                row["psnr_vs_opencv"][c.name] = psnr(reference, out)
-        del outputs
+        if lr.shape[0] * lr.shape[1] > 4_000_000:  # 12 MP: one call each, OpenCV in its own process
+            row["rounds"] = 1
+            timing, reference = opencv_isolated(scale, lr, work)
+            row["opencv_child"] = timing
+            row["ms"]["opencv"], row["cpu_ms"]["opencv"] = timing.get("ms"), timing.get("cpu_ms")
+            for c in contenders[1:]:
+                started, cpu_started = time.perf_counter(), time.process_time()
+                out = c(lr)
+                row["ms"][c.name] = 1e3 * (time.perf_counter() - started)
+                row["cpu_ms"][c.name] = 1e3 * (time.process_time() - cpu_started)
+                row["psnr_vs_opencv"][c.name] = psnr(reference, out) if reference is not None else None
+                del out
+            del reference
+        else:
+            row["rounds"] = runs
+            outputs = {c.name: c(lr) for c in contenders}  # warm-up (and outputs)
+            times: dict[str, list[float]] = {c.name: [] for c in contenders}
+            cpu: dict[str, list[float]] = {c.name: [] for c in contenders}
+            for r in range(runs):
+                for c in contenders[r % len(contenders):] + contenders[: r % len(contenders)]:
+                    started, cpu_started = time.perf_counter(), time.process_time()
+                    outputs[c.name] = c(lr)
+                    times[c.name].append(time.perf_counter() - started)
+                    cpu[c.name].append(time.process_time() - cpu_started)
+            for c in contenders:
+                row["ms"][c.name] = 1e3 * float(np.median(times[c.name]))
+                row["cpu_ms"][c.name] = 1e3 * float(np.median(cpu[c.name]))
+                if hr is not None:
+                    row["psnr_y_vs_hr"][c.name] = psnr_y(hr, outputs[c.name], scale)
+                if c.name != "opencv":
+                    row["psnr_vs_opencv"][c.name] = psnr(outputs["opencv"], outputs[c.name])
+            del outputs
         rows.append(row)
         print(json.dumps({k: row[k] for k in ("scale", "group", "image", "ms", "cpu_ms")}), file=sys.stderr, flush=True)
     return rows
+
+
+def _mean(values: list[Any]) -> float | None:
+    return None if any(v is None for v in values) else float(np.mean(values))
+
+
+def _ratio(value: float | None, base: float | None) -> float | None:
+    return round(value / base, 3) if value is not None and base else None
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -162,21 +217,23 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for group in dict.fromkeys(r["group"] for r in rows if r["scale"] == scale):
             part = [r for r in rows if r["scale"] == scale and r["group"] == group]
             names = list(part[0]["ms"])
-            ms = {n: float(np.mean([r["ms"][n] for r in part])) for n in names}
-            cpu = {n: float(np.mean([r["cpu_ms"][n] for r in part])) for n in names}
+            ms = {n: _mean([r["ms"][n] for r in part]) for n in names}
+            cpu = {n: _mean([r["cpu_ms"][n] for r in part]) for n in names}
             line: dict[str, Any] = {
                 "scale": scale, "group": group, "images": len(part), "lr_hw": part[0]["lr_hw"],
                 "engine_call": part[0]["edgephoto_engine_call"] if len(part) == 1 else
                 sorted({r["edgephoto_engine_call"] for r in part}),
-                "ms_per_image": {n: round(v, 2) for n, v in ms.items()},
-                "ratio_vs_opencv": {n: round(ms[n] / ms["opencv"], 3) for n in names if n != "opencv"},
-                "cpu_ms_per_image": {n: round(v, 2) for n, v in cpu.items()},
-                "cpu_ratio_vs_opencv": {n: round(cpu[n] / cpu["opencv"], 3) for n in names if n != "opencv"},
+                "ms_per_image": {n: None if v is None else round(v, 2) for n, v in ms.items()},
+                "ratio_vs_opencv": {n: _ratio(ms[n], ms["opencv"]) for n in names if n != "opencv"},
+                "cpu_ms_per_image": {n: None if v is None else round(v, 2) for n, v in cpu.items()},
+                "cpu_ratio_vs_opencv": {n: _ratio(cpu[n], cpu["opencv"]) for n in names if n != "opencv"},
             }
+            if "opencv_child" in part[0]:
+                line["opencv_child"] = part[0]["opencv_child"]
             if part[0]["psnr_y_vs_hr"]:
                 line["psnr_y_vs_hr"] = {n: round(float(np.mean([r["psnr_y_vs_hr"][n] for r in part])), 3) for n in names}
-            line["psnr_vs_opencv"] = {n: round(float(np.mean([r["psnr_vs_opencv"][n] for r in part])), 2)
-                                      for n in names if n != "opencv"}
+            line["psnr_vs_opencv"] = {n: None if (v := _mean([r["psnr_vs_opencv"][n] for r in part])) is None
+                                      else round(v, 2) for n in names if n != "opencv"}
             table.append(line)
     return table
 
@@ -195,22 +252,37 @@ def markdown(data: dict[str, Any]) -> str:
              "|---" * (7 + len(engines)) + "|---|"]
     for line in data["summary"]:
         ms, cpu, ratio = line["ms_per_image"], line["cpu_ms_per_image"], line["cpu_ratio_vs_opencv"]
-        cells = " | ".join(f"{cpu[e]:.1f} ({ratio[e]:.2f})" for e in engines)
-        wall = " / ".join(f"{ms[n]:.1f}" for n in ["opencv", *engines])
+        cells = " | ".join(f"{_num(cpu[e])} ({_num(ratio[e], 2)})" for e in engines)
+        wall = " / ".join(_num(ms[n]) for n in ["opencv", *engines])
         hr = line.get("psnr_y_vs_hr")
         hr_text = " / ".join(f"{hr[n]:.3f}" for n in ["opencv", *engines]) if hr else "-"
-        vs = " / ".join(f"{line['psnr_vs_opencv'][e]:.1f}" for e in engines)
+        vs = " / ".join(_num(line["psnr_vs_opencv"][e]) for e in engines)
         size = "x".join(str(v) for v in line["lr_hw"]) if line["images"] == 1 else f"{line['images']} images"
         call = line["engine_call"] if isinstance(line["engine_call"], str) else ", ".join(line["engine_call"])
-        lines.append(f"| x{line['scale']} | {line['group']} | {size} | {call} | {cpu['opencv']:.1f} | {cells} "
+        lines.append(f"| x{line['scale']} | {line['group']} | {size} | {call} | {_num(cpu['opencv'])} | {cells} "
                      f"| {wall} | {hr_text} | {vs} |")
     lines += ["", "Set5 rows: mean over the 5 images of each image's median ms; PSNR-Y is the Set5 mean "
               "(protocol of shared/data/README.md). PSNR vs OpenCV: edgephoto's RGB output against "
               "OpenCV's (dB, mean over images). LR sizes are height x width.", ""]
-    return "\n".join(lines)
+    for line in data["summary"]:
+        child = line.get("opencv_child")
+        if child and "failed" in child:
+            lines.append(f"- x{line['scale']} {line['group']}: OpenCV failed ({child['failed']}); edgephoto "
+                         "tiles within its 256 MB default budget.")
+        elif child:
+            lines.append(f"- x{line['scale']} {line['group']}: OpenCV ran in its own process, peak RSS "
+                         f"{child['peak_rss_bytes'] / 2**30:.1f} GB (whole photo in one call).")
+    return "\n".join(lines) + "\n"
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--opencv-child":
+        opencv_child(int(sys.argv[2]), sys.argv[3], sys.argv[4])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 rounds, no 12 MP photo")
     parser.add_argument("--runs", type=int, default=None, help="interleaved rounds (default 7, quick 3)")
@@ -231,21 +303,24 @@ def main() -> None:
     import cv2
 
     load_start = os.getloadavg()
-    rows = []
-    for scale in (int(s) for s in args.scales.split(",")):
-        rows += bench_scale(scale, engines, Path(args.work), runs, args.quick)
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown")
-    data = {
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "host": {"cpu": cpu, "affinity": sorted(os.sched_getaffinity(0)),
-                 "loadavg_start": [round(v, 2) for v in load_start],
-                 "loadavg_end": [round(v, 2) for v in os.getloadavg()]},
-        "opencv_version": cv2.__version__, "threads": 1, "runs": runs, "quick": args.quick,
-        "engines": list(engines), "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "summary": summarize(rows), "rows": rows,
-    }
-    out = Path(args.out)
+    rows: list[dict[str, Any]] = []
+    for scale in (int(s) for s in args.scales.split(",")):
+        rows += bench_scale(scale, engines, Path(args.work), runs, args.quick)
+        data = {  # written after every scale: a later failure keeps what was measured
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "host": {"cpu": cpu, "affinity": sorted(os.sched_getaffinity(0)),
+                     "loadavg_start": [round(v, 2) for v in load_start],
+                     "loadavg_end": [round(v, 2) for v in os.getloadavg()]},
+            "opencv_version": cv2.__version__, "threads": 1, "runs": runs, "quick": args.quick,
+            "engines": list(engines), "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "summary": summarize(rows), "rows": rows,
+        }
+        write(Path(args.out), data)
+
+
+def write(out: Path, data: dict[str, Any]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     for suffix, text in ((".json", json.dumps(data, indent=2) + "\n"), (".md", markdown(data))):
         tmp = out.with_name(f".{out.name}{suffix}.tmp")
