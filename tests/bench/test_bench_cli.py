@@ -50,21 +50,33 @@ def test_two_artifacts_interleaved_with_baseline_ratios(tmp_path: Path, capsys: 
     assert vs["size_ratio"] > 1  # six convs weigh more than one
     assert other["quality"] == {"parity_metric": "iou", "parity_value": 0.998, "parity_max_abs": 1e-6,
                                 "accuracy_metric": "iou", "accuracy_drop": 0.004, "accuracy_unit": "IoU"}
+    peak = data["machine"]["peak"]
+    assert peak["threads"] == 1 and peak["fp32_gflops"] > 1 and peak["int8_gops"] > 1
+    conv = 3 * 16 * 16 * 3 * 9  # 3x3 conv 3->3 channels on 16x16, no bias: MACs counted by hand
+    for result, convs, unit, key in ((base, 1, "GFLOP/s", "fp32_gflops"), (other, 6, "GOP/s", "int8_gops")):
+        work = result["work"]
+        assert (work["macs"], work["flops"]) == (convs * conv, 2 * convs * conv)
+        assert work["counted_on_self"] and work["unit"] == unit and work["peak"] == peak[key]
+        assert work["achieved"] == pytest.approx(work["flops"] / result["latency_ms"]["median"] / 1e6)
+        assert work["fraction_of_peak"] == pytest.approx(work["achieved"] / work["peak"])
     text = md.read_text()
     assert "| tiny onnx-int8 |" in text and "| baseline |" in text
+    assert "## Work per inference" in text and "Machine peak in this run, 1 thread(s): fp32" in text
 
 
 def test_render_again_without_running(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     artifact = tiny_artifact(tmp_path)
     results = tmp_path / "results.json"
     code, _, err = run(["bench", str(artifact), "--runs", "3", "--warmup", "0", "--input", "random",
-                        "--out", str(results)], capsys)
+                        "--no-peak", "--out", str(results)], capsys)
     assert code == 0, err
     assert "loading 1/1" in err and "timed run 3/3" in err  # progress on stderr
     code, _, err = run(["bench", "--render", str(results), "--report", str(tmp_path / "again.html")], capsys)
     assert code == 0, err
     page = (tmp_path / "again.html").read_text()
-    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 1 and "tiny onnx-fp32" in page
+    assert page.startswith("<!DOCTYPE html>") and "tiny onnx-fp32" in page
+    # one bar chart, then the plots: distribution, speed vs quality (parity iou known), size
+    assert page.count("<svg") == 4 and page.count("data-plot=") == 3
     assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # self-contained
 
 

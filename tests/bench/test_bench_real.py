@@ -33,4 +33,9 @@ def test_fsrcnn_onnx_vs_tflite(zoo_artifacts: Any, tmp_path: Path, capsys: pytes
         assert result["latency_ms"]["n"] == 8 and result["latency_ms"]["median"] > 0
         assert result["quality"]["parity_metric"] == "psnr" and result["quality"]["parity_value"] > 50
     assert tflite["vs_baseline"]["baseline"] == "fsrcnn-x2 onnx-fp32"
+    # the .tflite is counted on the ONNX artifact beside it: the same network, the same work
+    assert onnx["work"]["counted_on_self"] and not tflite["work"]["counted_on_self"]
+    assert Path(tflite["work"]["counted_on"]).parent == Path(onnx["artifact"])
+    assert tflite["work"]["flops"] == onnx["work"]["flops"] > 2 * onnx["work"]["macs"] > 0
+    assert data["machine"]["peak"]["fp32_gflops"] > 0 and 0 < onnx["work"]["fraction_of_peak"]
     assert "fsrcnn-x2 tflite-fp32" in (tmp_path / "r.html").read_text()

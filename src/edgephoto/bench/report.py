@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from edgephoto.bench.stats import nice_step as _nice_step
 from edgephoto.errors import InputFileError, InvalidOptionError
 
 REPORT_SUFFIXES = (".md", ".html")
@@ -110,6 +111,41 @@ def rows(data: dict[str, Any]) -> list[list[str]]:
     return out
 
 
+WORK_COLUMNS = ("artifact", "GMAC / inference", "GFLOP / inference", "achieved", "machine peak",
+                "of peak", "of peak (CPU time)", "counted on")
+
+
+def _percent(fraction: float | None) -> str:
+    return f"{100 * fraction:.1f} %" if fraction is not None else "-"
+
+
+def work_rows(data: dict[str, Any]) -> list[list[str]]:
+    """Work per inference and the rate achieved at the median, for results that have it."""
+    out = []
+    for r in data["results"]:
+        w = r.get("work")
+        if not w:
+            continue
+        unit = w.get("unit", "GFLOP/s")
+        peak = f"{_num(w.get('peak'), 1)} {unit} ({w.get('peak_kind', '?')})" if w.get("peak") else "-"
+        out.append([r["label"], _num(w["macs"] / 1e9, 3), _num(w["flops"] / 1e9, 3),
+                    f"{_num(w.get('achieved'), 1)} {unit}", peak, _percent(w.get("fraction_of_peak")),
+                    _percent(w.get("fraction_of_peak_cpu")),
+                    ("itself" if w.get("counted_on_self") else Path(str(w.get("counted_on", ""))).name or "-")
+                    + f" at {w.get('size')}px"])
+    return out
+
+
+def peak_line(data: dict[str, Any]) -> str:
+    peak = data["machine"].get("peak")
+    if not peak:
+        return ""
+    int8 = (f"; int8 {_num(peak.get('int8_gops'), 1)} GOP/s, {_num(peak.get('int8_gops_cpu'), 1)} on CPU time "
+            f"({peak.get('int8_kernel')})") if peak.get("int8_gops") else ""
+    return (f"Machine peak in this run, {peak.get('threads')} thread(s): fp32 {_num(peak.get('fp32_gflops'), 1)} "
+            f"GFLOP/s, {_num(peak.get('fp32_gflops_cpu'), 1)} on CPU time ({peak.get('fp32_kernel')}){int8}.")
+
+
 def reference_rows(data: dict[str, Any]) -> list[list[str]]:
     """Published/other-tool figures beside the fastest artifact of the same model measured here."""
     out = []
@@ -156,10 +192,27 @@ def _md_table(columns: tuple[str, ...], body: list[list[str]]) -> str:
     return "\n".join([line(columns), line(["---"] * len(columns)), *(line(r) for r in body)])
 
 
+def tables(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """One (title, data) per table: the whole run, or one per model for merged devices."""
+    if not data.get("devices"):
+        return [("", data)]
+    models = list(dict.fromkeys(r["model"] for r in data["results"]))
+    return [(str(m), {**data, "results": [r for r in data["results"] if r["model"] == m]}) for m in models]
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     data = validate(data)
-    parts = [f"# edgephoto bench ({data.get('created', '')})", "", _settings_line(data), "",
-             f"Engines: {_engines(data)}.", "", _md_table(COLUMNS, rows(data)), ""]
+    parts = [f"# edgephoto bench ({data.get('created', '')})", ""]
+    if data.get("devices"):
+        parts += ["Devices merged (ratios against the first file):", "",
+                  *(f"- {d['label']}: {d['file']} ({d['summary']})" for d in data["devices"]), ""]
+    else:
+        parts += [_settings_line(data), "", f"Engines: {_engines(data)}.", ""]
+    for title, part in tables(data):
+        parts += [*([f"## {title}", ""] if title else []), _md_table(COLUMNS, rows(part)), ""]
+    if any(r.get("work") for r in data["results"]):
+        parts += ["## Work per inference", "", *([peak_line(data), ""] if peak_line(data) else []),
+                  _md_table(WORK_COLUMNS, work_rows(data)), ""]
     if data.get("references"):
         parts += ["## Against other tools", "", _md_table(REFERENCE_COLUMNS, reference_rows(data)), ""]
     warned = [(r["label"], w) for r in data["results"] for w in r.get("warnings", [])]
@@ -168,13 +221,6 @@ def render_markdown(data: dict[str, Any]) -> str:
     if data.get("notes"):
         parts += ["## Notes", "", *(f"- {n}" for n in data["notes"]), ""]
     return "\n".join(parts)
-
-
-def _nice_step(span: float) -> float:
-    """A 1/2/5 x 10^k tick step giving about five ticks over `span`."""
-    raw = span / 5 if span > 0 else 1.0
-    power = 10 ** math.floor(math.log10(raw))
-    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
 
 
 def svg_chart(results: list[dict[str, Any]], title: str) -> str:
@@ -234,6 +280,8 @@ STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
 
 
 def render_html(data: dict[str, Any]) -> str:
+    from edgephoto.bench.plots import model_plots
+
     data = validate(data)
     charts = []
     models = list(dict.fromkeys(r["model"] for r in data["results"]))
@@ -242,11 +290,22 @@ def render_html(data: dict[str, Any]) -> str:
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>edgephoto bench {html.escape(str(data.get('created', '')))}</title>",
              f"<style>{STYLE}</style></head><body>",
-             f"<h1>edgephoto bench</h1><p>{html.escape(str(data.get('created', '')))}</p>",
-             f"<p>{html.escape(_settings_line(data))}</p>",
-             f"<p>Engines: {html.escape(_engines(data))}.</p>",
-             _html_table(COLUMNS, rows(data)), "<h2>Median latency</h2>",
-             *(f"<div>{c}</div>" for c in charts)]
+             f"<h1>edgephoto bench</h1><p>{html.escape(str(data.get('created', '')))}</p>"]
+    if data.get("devices"):
+        parts += ["<p>Devices merged (ratios against the first file):</p><ul>",
+                  *(f"<li>{html.escape(d['label'])}: {html.escape(d['file'])} ({html.escape(d['summary'])})</li>"
+                    for d in data["devices"]), "</ul>"]
+    else:
+        parts += [f"<p>{html.escape(_settings_line(data))}</p>", f"<p>Engines: {html.escape(_engines(data))}.</p>"]
+    for title, part in tables(data):
+        parts += [*([f"<h2>{html.escape(title)}</h2>"] if title else []), _html_table(COLUMNS, rows(part))]
+    if any(r.get("work") for r in data["results"]):
+        parts += ["<h2>Work per inference</h2>", f"<p>{html.escape(peak_line(data))}</p>",
+                  _html_table(WORK_COLUMNS, work_rows(data))]
+    parts += ["<h2>Median latency</h2>", *(f"<div>{c}</div>" for c in charts)]
+    for model in models:
+        parts += [f"<h2>{html.escape(str(model))}: distributions, speed vs quality, size vs latency</h2>",
+                  *(f"<div>{svg}</div>" for svg in model_plots([r for r in data["results"] if r["model"] == model]))]
     if data.get("references"):
         parts += ["<h2>Against other tools</h2>", _html_table(REFERENCE_COLUMNS, reference_rows(data))]
     warned = [(r["label"], w) for r in data["results"] for w in r.get("warnings", [])]

@@ -27,6 +27,7 @@ from edgephoto import errors
 from edgephoto import manifest as manifest_io
 from edgephoto.bench import stats
 from edgephoto.bench.child import prepare_feeds as prepare_feeds  # re-exported: tests feed it
+from edgephoto.bench.work import rate
 from edgephoto.errors import EdgePhotoError, InvalidOptionError
 
 SCHEMA = "edgephoto.bench/1"
@@ -46,6 +47,7 @@ class BenchSettings:
     runs: int = 50
     input: str = "real"
     photos: str | None = None  # directory of photos for input='real' (default: built-in)
+    peak: bool = True  # measure this machine's fp32/int8 peak in the same run (bench/peak.py)
 
     def check(self) -> None:
         if self.input not in INPUT_MODES:
@@ -186,6 +188,19 @@ def compare(results: list[dict[str, Any]]) -> None:
         }
 
 
+def _work(path: Path, manifest: dict[str, Any], say: Progress) -> dict[str, Any] | None:
+    """The artifact's MACs/FLOPs, or None (said) when no ONNX graph of it can be read."""
+    from edgephoto.bench.work import artifact_work
+
+    try:
+        return artifact_work(path, manifest)
+    except ImportError:
+        say("work not counted: the onnx package is not installed (pip install onnx)")
+    except EdgePhotoError as exc:
+        say(f"work not counted: {exc}")
+    return None
+
+
 def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = None, *,
               progress: Progress | None = None) -> dict[str, Any]:
     """Benchmark artifact directories; returns the JSON-ready results (schema SCHEMA)."""
@@ -198,6 +213,7 @@ def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = 
     if not paths:
         raise InvalidOptionError("no artifact directories given")
     inspected = [_inspect(p) for p in paths]
+    works = [_work(p, info["manifest"], say) for p, info in zip(paths, inspected, strict=True)]
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     workers: list[_Worker] = []
     ready: list[dict[str, Any]] = []
@@ -219,6 +235,12 @@ def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = 
             cpu_samples[index].append(float(cpu))
             if step % every == 0 or step == len(schedule) - 1:
                 say(f"timed run {step + 1}/{len(schedule)} (interleaved over {len(paths)} artifacts)")
+        peak = None
+        if settings.peak:  # while the children idle: same machine state as the timed runs
+            from edgephoto.bench.peak import measure_peak
+
+            say("measuring this machine's peak (fp32 sgemm, int8 GEMM)")
+            peak = measure_peak(settings.threads)
         for worker in workers:
             worker.send("stop")
             finals.append(worker.receive("done"))
@@ -227,8 +249,8 @@ def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = 
             worker.stop()
     taken: set[str] = set()
     results = []
-    for path, info, child, final, times, cpu_times in zip(paths, inspected, ready, finals, samples,
-                                                          cpu_samples, strict=True):
+    for path, info, child, final, times, cpu_times, work in zip(paths, inspected, ready, finals, samples,
+                                                                cpu_samples, works, strict=True):
         manifest = info["manifest"]
         summary = stats.summarize(times)
         results.append({
@@ -249,6 +271,8 @@ def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = 
             "peak_rss_mb": final["peak_rss_mb"],
             "base_rss_mb": child["base_rss_mb"],
             "quality": quality(manifest),
+            "work": rate(work, manifest.get("precision"), summary["median"], peak,
+                         stats.median(cpu_times)),
             "samples_ms": times,
             "cpu_samples_ms": cpu_times,
         })
@@ -258,8 +282,8 @@ def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = 
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "duration_s": time.time() - started,
         "settings": {**asdict(settings), "schedule": "round-robin, start rotating each round"},
-        "machine": {**probe(), "load_average": {"before": load_before,
-                                                "after": os.getloadavg() if load_before else None}},
+        "machine": {**probe(), "peak": peak,
+                    "load_average": {"before": load_before, "after": os.getloadavg() if load_before else None}},
         "results": results,
         "references": [],
     }

@@ -96,3 +96,10 @@ def interleaved_schedule(count: int, runs: int) -> list[int]:
 def ratio(value: float, baseline: float) -> float | None:
     """value / baseline, or None when the baseline is zero (nothing meaningful to compare)."""
     return value / baseline if baseline else None
+
+
+def nice_step(span: float) -> float:
+    """A 1/2/5 x 10^k tick step giving about five ticks over `span` (the reports' axes)."""
+    raw = span / 5 if span > 0 else 1.0
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
