@@ -93,6 +93,11 @@ def test_gemm_matmul_and_qdq_bookkeeping(tmp_path: Path) -> None:
     assert work["per_op"]["Gemm"] == {"nodes": 1, "macs": 2 * 64 * 10, "flops": 2 * 2 * 64 * 10 + 2 * 10}
     assert work["per_op"]["MatMul"] == {"nodes": 1, "macs": 2 * 10 * 5, "flops": 2 * 2 * 10 * 5}
     assert "DequantizeLinear" not in work["per_op"]
+    assert work["integer_graph"] and not count_onnx(conv_net(tmp_path))["integer_graph"]
+    # an "fp32" artifact whose graph is QDQ (quantized upstream) is rated against the int8 peak
+    rated = rate({**work, "counted_on": str(path), "counted_on_self": True}, "fp32", 1.0,
+                 {"fp32_gflops": 10.0, "int8_gops": 40.0})
+    assert rated is not None and rated["unit"] == "GOP/s" and rated["peak"] == 40.0
 
 
 def test_artifact_without_onnx_counts_on_the_onnx_beside_it(tmp_path: Path) -> None:

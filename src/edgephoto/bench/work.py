@@ -33,6 +33,10 @@ _ELEMENTWISE = frozenset({
     "QLinearSigmoid", "QLinearLeakyRelu", "Resize", "Upsample", "ReduceMean", "ReduceSum",
     "ReduceMax", "GlobalAveragePool", "GlobalMaxPool", "QLinearGlobalAveragePool",
 })
+# a graph with these computes in int8 whatever its manifest's precision says (a model already
+# quantized upstream, such as FastDepth's int8 TFLite, has an "fp32" artifact of QDQ ops)
+_INTEGER_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "ConvInteger",
+                          "MatMulInteger", "QLinearMatMul"})
 _POOL = frozenset({"AveragePool", "MaxPool", "LpPool", "QLinearAveragePool"})
 
 
@@ -173,7 +177,9 @@ def count_onnx(model_path: str | Path, size: int = 128) -> dict[str, Any]:
         entry["flops"] += work[1]
         macs += work[0]
         flops += work[1]
-    return {"macs": macs, "flops": flops, "per_op": per_op, "unshaped_nodes": unshaped, "size": size}
+    integer = any(node.op_type in _INTEGER_OPS for node in model.graph.node)
+    return {"macs": macs, "flops": flops, "per_op": per_op, "unshaped_nodes": unshaped, "size": size,
+            "integer_graph": integer}
 
 
 def _onnx_file(directory: Path) -> Path | None:
@@ -215,12 +221,13 @@ def rate(work: dict[str, Any] | None, precision: str | None, median_ms: float,
     process CPU time, which a shared machine's load disturbs far less than wall time."""
     if work is None:
         return None
-    int8 = precision in INT8_PRECISIONS
+    int8 = precision in INT8_PRECISIONS or bool(work.get("integer_graph") and work.get("counted_on_self"))
     key = "int8_gops" if int8 else "fp32_gflops"
     achieved, achieved_cpu = _per_s(work["flops"], median_ms), _per_s(work["flops"], cpu_median_ms)
     top, top_cpu = (peak or {}).get(key), (peak or {}).get(f"{key}_cpu")
     return {
         "macs": work["macs"], "flops": work["flops"], "size": work["size"],
+        "integer_graph": work.get("integer_graph", False),
         "counted_on": work["counted_on"], "counted_on_self": work["counted_on_self"],
         "unshaped_nodes": work["unshaped_nodes"], "per_op": work["per_op"],
         "unit": "GOP/s" if int8 else "GFLOP/s",
