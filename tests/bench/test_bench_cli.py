@@ -52,6 +52,7 @@ def test_two_artifacts_interleaved_with_baseline_ratios(tmp_path: Path, capsys: 
                                 "accuracy_metric": "iou", "accuracy_drop": 0.004, "accuracy_unit": "IoU"}
     peak = data["machine"]["peak"]
     assert peak["threads"] == 1 and peak["fp32_gflops"] > 1 and peak["int8_gops"] > 1
+    assert peak["blas"] is None or peak["blas"].endswith(" 1 thread(s)")  # the child's BLAS took the setting
     conv = 3 * 16 * 16 * 3 * 9  # 3x3 conv 3->3 channels on 16x16, no bias: MACs counted by hand
     for result, convs, unit, key in ((base, 1, "GFLOP/s", "fp32_gflops"), (other, 6, "GOP/s", "int8_gops")):
         work = result["work"]

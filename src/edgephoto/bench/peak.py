@@ -74,10 +74,22 @@ def int8_gops(threads: int, n: int = 1024, budget_s: float = 0.3) -> tuple[float
     return _rates(2.0 * n**3, _best(lambda: session.run(None, feed), budget_s))
 
 
+def _blas() -> str | None:
+    """The BLAS numpy runs, its kernel and thread count: proof the thread setting took."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return "; ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture', '')}, "
+                     f"{i.get('num_threads')} thread(s)" for i in threadpool_info() if i.get("user_api") == "blas") or None
+
+
 def _main(threads: int) -> dict[str, Any]:
+    import numpy  # noqa: F401  (loaded first, so threadpoolctl sees its BLAS)
+
     fp32, fp32_cpu = sgemm_gflops()
     out: dict[str, Any] = {"threads": threads, "fp32_gflops": fp32, "fp32_gflops_cpu": fp32_cpu,
-                           "int8_gops": None, "int8_gops_cpu": None,
+                           "int8_gops": None, "int8_gops_cpu": None, "blas": _blas(),
                            "fp32_kernel": "numpy matmul (sgemm), 1024^3", "int8_kernel": None, "errors": []}
     try:
         out["int8_gops"], out["int8_gops_cpu"] = int8_gops(threads)

@@ -143,7 +143,8 @@ def peak_line(data: dict[str, Any]) -> str:
     int8 = (f"; int8 {_num(peak.get('int8_gops'), 1)} GOP/s, {_num(peak.get('int8_gops_cpu'), 1)} on CPU time "
             f"({peak.get('int8_kernel')})") if peak.get("int8_gops") else ""
     return (f"Machine peak in this run, {peak.get('threads')} thread(s): fp32 {_num(peak.get('fp32_gflops'), 1)} "
-            f"GFLOP/s, {_num(peak.get('fp32_gflops_cpu'), 1)} on CPU time ({peak.get('fp32_kernel')}){int8}.")
+            f"GFLOP/s, {_num(peak.get('fp32_gflops_cpu'), 1)} on CPU time ({peak.get('fp32_kernel')}"
+            f"{'; ' + peak['blas'] if peak.get('blas') else ''}){int8}.")
 
 
 def reference_rows(data: dict[str, Any]) -> list[list[str]]:
