@@ -108,3 +108,13 @@ def test_compare_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     (tmp_path / "bad.json").write_text("{}")
     code, _, err = run(["bench", "compare", str(a), str(tmp_path / "bad.json")], capsys)
     assert code == 4 and "not edgephoto bench results" in err
+
+
+def test_speed_vs_quality_shows_the_drop_when_quantized() -> None:
+    results = fixed()["results"][:2]  # model m: onnx fp32 (parity psnr), tflite (no quality yet)
+    results[1]["quality"] = {"accuracy_metric": "psnr", "accuracy_drop": 0.5, "accuracy_unit": "dB"}
+    [svg] = [s for s in plots.model_plots(results) if 'data-plot="quality"' in s]
+    dots = ET.fromstring(svg).findall(f"{NS}circle[@class='mark']")
+    assert [d.find(f"{NS}title").text for d in dots] == ["m onnx-fp32: 2, 0", "m tflite-fp32: 1, 0.5"]  # type: ignore[union-attr]
+    assert "psnr drop (dB), float = 0" in svg
+    assert float(dots[0].get("cy", "")) > float(dots[1].get("cy", ""))  # no drop sits lower on the page

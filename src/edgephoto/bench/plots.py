@@ -115,14 +115,35 @@ def model_plots(results: list[dict[str, Any]]) -> list[str]:
         return []
     model = str(results[0]["model"])
     plots = [box_plot(results, f"{model}: latency distribution")]
-    rated = [r for r in results  # an exact fp32 copy has PSNR inf: nothing to place on an axis
-             if isinstance((r.get("quality") or {}).get("parity_value"), int | float)
-             and math.isfinite(r["quality"]["parity_value"])]
-    if rated:
-        metric = str(rated[0]["quality"].get("parity_metric") or "parity")
-        plots.append(scatter([(r["label"], r["latency_ms"]["median"], float(r["quality"]["parity_value"]))
-                              for r in rated], f"{model}: speed vs quality", "median ms",
-                             f"parity {metric} (worst output)", "quality"))
+    quality = _quality_points(results)
+    if quality:
+        plots.append(scatter(quality[0], f"{model}: speed vs quality", "median ms", quality[1], "quality"))
     plots.append(scatter([(r["label"], r["size_bytes"] / 1e6, r["latency_ms"]["median"]) for r in results],
                          f"{model}: size vs latency", "size MB", "median ms", "size"))
     return plots
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _quality_points(results: list[dict[str, Any]]) -> tuple[list[tuple[str, float, float]], str] | None:
+    """(points, y-axis name). With quantized artifacts: the task metric's drop against the float
+    model (a float copy that passed parity sits at 0), the trade-off a precision buys. Without:
+    the parity metric itself. None when nothing has either."""
+    q = [r.get("quality") or {} for r in results]
+    if any(_number(x.get("accuracy_drop")) for x in q):
+        first = next(x for x in q if _number(x.get("accuracy_drop")))
+        points = [(r["label"], r["latency_ms"]["median"],
+                   max(float(x["accuracy_drop"]), 0.0) if _number(x.get("accuracy_drop")) else 0.0)
+                  for r, x in zip(results, q, strict=True)
+                  if _number(x.get("accuracy_drop")) or x.get("parity_value") is not None]
+        unit = f" ({first['accuracy_unit']})" if first.get("accuracy_unit") else ""
+        return points, f"{first.get('accuracy_metric') or 'metric'} drop{unit}, float = 0"
+    # an exact fp32 copy has PSNR inf: nothing to place on an axis
+    points = [(r["label"], r["latency_ms"]["median"], float(x["parity_value"]))
+              for r, x in zip(results, q, strict=True) if _number(x.get("parity_value"))]
+    if not points:
+        return None
+    metric = next(x.get("parity_metric") for x in q if _number(x.get("parity_value"))) or "parity"
+    return points, f"parity {metric} (worst output)"
