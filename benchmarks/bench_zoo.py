@@ -87,7 +87,7 @@ def tf_reference(onnx_artifact: Path, runs: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from edgephoto.bench.report import readable, write_report
+    from edgephoto.bench.report import write_report
     from edgephoto.bench.runner import BenchSettings, benchmark
     from edgephoto.manifest import write_json_atomic
 
@@ -117,8 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{tf['ort_cpu_ms']:.1f} ms)", "source": "bench_zoo.py tf_reference"})
     data["references"] = references
     data["notes"] = NOTES
-    write_json_atomic(args.out.with_suffix(".json"), data)
-    readable(args.out.with_suffix(".json"))
+    write_json_atomic(args.out.with_suffix(".json"), data)  # umask mode, like every output
     for suffix in (".md", ".html"):
         write_report(data, args.out.with_suffix(suffix))
     print(args.out.with_suffix(".md").read_text())
