@@ -17,7 +17,7 @@ from edgephoto.runtime.photo import (
     white_balance,
 )
 from edgephoto.runtime.photo.colour import linear_to_srgb, srgb_to_linear
-from edgephoto.runtime.photo.filters import box_filter, disc_blur, gaussian_blur
+from edgephoto.runtime.photo.filters import box_mean, disc_blur, gaussian_blur
 from edgephoto.runtime.photo.tone import eval_curve, monotone_curve
 from shared_dir import EXIF_DIR, PORTRAITS
 
@@ -39,7 +39,7 @@ def mean_ab(rgb: np.ndarray) -> np.ndarray:
 def test_filters_preserve_mean_and_shape() -> None:
     impulse = np.zeros((41, 41), np.float32)
     impulse[20, 20] = 1.0
-    for out in (box_filter(impulse, 3), gaussian_blur(impulse, 3.0), disc_blur(impulse, 8)):
+    for out in (box_mean(impulse, 3), gaussian_blur(impulse, 3.0), disc_blur(impulse, 8)):
         assert out.shape == impulse.shape and abs(out.sum() - 1.0) < 1e-4
     disc = disc_blur(impulse, 8) > 0
     assert disc[20].sum() == 17 and disc[:, 20].sum() == 17  # a round kernel, 2r+1 across

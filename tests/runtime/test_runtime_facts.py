@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from edgephoto.errors import InvalidOptionError
-from edgephoto.runtime.refine import _coefficients, _solve_sym3, box_mean
+from edgephoto.runtime.photo.filters import (
+    _solve_sym3,
+    box_mean,
+    guided_coefficients,
+    guided_filter,
+)
 from edgephoto.runtime.tasks.common import ModelFacts, run_model
 
 RNG = np.random.default_rng(11)
@@ -92,8 +97,28 @@ def test_closed_form_3x3_solve_matches_numpy() -> None:
 def test_colour_coefficients_reproduce_a_linear_colour_model() -> None:
     guide = RNG.uniform(size=(30, 25, 3))
     src = guide @ np.array([0.5, -0.2, 0.3]) + 0.1
-    a, b = _coefficients(guide, src, 2, 1e-9)
+    a, b = guided_coefficients(guide, src, 2, 1e-9)
     np.testing.assert_allclose((a * guide).sum(axis=2) + b, src, atol=1e-4)
+
+
+def test_one_guided_filter_serves_denoise_in_float32_and_masks_in_float64() -> None:
+    """denoise's call shape (grey guide, two chroma planes, float32 0..255) is the per-plane
+    filter, and its float32 box means are the float64 ones rounded."""
+    photo = RNG.uniform(0, 255, (37, 29)).astype(np.float32)
+    box32, box64 = box_mean(photo, 4), box_mean(photo.astype(np.float64), 4)
+    assert box32.dtype == np.float32 and box64.dtype == np.float64
+    np.testing.assert_allclose(box32, box64, rtol=1e-6)
+    chroma = RNG.uniform(0, 255, (37, 29, 2)).astype(np.float32)
+    both = guided_filter(photo, chroma, 3, 40.0)
+    planes = np.stack([guided_filter(photo, chroma[..., c], 3, 40.0) for c in range(2)], axis=-1)
+    assert both.dtype == np.float32 and both.shape == chroma.shape
+    np.testing.assert_allclose(both, planes, atol=1e-3)
+    wide = guided_filter(photo.astype(np.float64), chroma[..., 0].astype(np.float64), 3, 40.0)
+    np.testing.assert_allclose(planes[..., 0], wide, atol=2e-2)  # float32 vs float64 work on 0..255
+    with pytest.raises(InvalidOptionError, match="same height and width"):
+        guided_filter(photo, chroma[:-1], 3, 40.0)
+    with pytest.raises(InvalidOptionError, match="colour guide"):
+        guided_filter(np.stack([photo] * 3, axis=-1), chroma, 3, 40.0)
 
 
 def test_dequantized_artifact_outputs_are_codes_in_float(tmp_path: Path) -> None:

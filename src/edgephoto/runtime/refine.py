@@ -4,7 +4,8 @@ A segmentation or matting model runs at a few hundred px; stretching its mask to
 blurs hair and edges. The guided filter fits, in every window, the mask as a linear function of
 the photo's colours, so mask edges snap to photo edges. The fast variant (He & Sun 2015) fits
 the coefficients at a working resolution and applies them at full resolution, which keeps a
-12 MP refinement to a few hundred MB. Box means use cumulative sums: O(1) per pixel in radius.
+12 MP refinement to a few hundred MB. The filter itself (box means, coefficients, grey and
+colour guides) is the runtime's one copy in photo/filters.py; this module resizes and upsamples.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import numpy as np
 from PIL import Image
 
 from edgephoto.errors import InvalidOptionError
+from edgephoto.runtime.photo.filters import box_mean, guided_coefficients, guided_filter
+
+# box_mean and guided_filter stay importable from here, where the mask code first had them
+__all__ = ["box_mean", "default_radius", "guided_filter", "guided_upsample", "resize", "upsample_bilinear"]
 
 # Working size of the fast guided filter. On portraits 1-75 (selfie 256x256 masks) fitting at the
 # mask's resolution scored IoU 0.916 / boundary F 0.743 at 26 ms CPU per photo, the same as at up
@@ -90,85 +95,6 @@ def upsample_bilinear(low: np.ndarray, size: tuple[int, int], *, clip: bool = Fa
     return out
 
 
-def _box1d(x: np.ndarray, r: int, axis: int) -> np.ndarray:
-    """Window sums along `axis` from one cumulative sum; interior by slicing (views), edges clipped."""
-    n = x.shape[axis]
-    moved = np.moveaxis(x, axis, 0)
-    c = np.empty((n + 1,) + moved.shape[1:], np.float64)
-    c[0] = 0.0
-    for i in range(n):  # row by row: numpy's cumsum along a leading axis is ~15x slower
-        np.add(c[i], moved[i], out=c[i + 1])
-    idx = np.arange(n)
-    hi, lo = np.minimum(idx + r + 1, n), np.maximum(idx - r, 0)
-    out = np.empty(moved.shape, np.float64)
-    if n > 2 * r:  # positions r..n-r-1: the window lies fully inside
-        inner = out[r : n - r]
-        np.subtract(c[2 * r + 1 :], c[: n - 2 * r], out=inner)
-        inner *= 1.0 / (2 * r + 1)
-        edges = np.r_[0:r, n - r : n]
-    else:
-        edges = idx
-    if len(edges):
-        counts = (hi[edges] - lo[edges]).reshape((-1,) + (1,) * (x.ndim - 1))
-        out[edges] = (c[hi[edges]] - c[lo[edges]]) / counts
-    return np.moveaxis(out, 0, axis)
-
-
-def box_mean(x: np.ndarray, r: int) -> np.ndarray:
-    """Mean over the (2r+1)^2 window clipped to the image, per channel (float64)."""
-    return _box1d(_box1d(x, r, 0), r, 1)
-
-
-def _solve_sym3(s: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Solve S a = v for a stack of symmetric 3x3 S given as (..., 6) [xx, xy, xz, yy, yz, zz].
-
-    Closed-form (adjugate / determinant): ~10x faster than batched np.linalg.solve per pixel.
-    """
-    xx, xy, xz, yy, yz, zz = (s[..., k] for k in range(6))
-    c00, c01, c02 = yy * zz - yz * yz, xz * yz - xy * zz, xy * yz - xz * yy
-    c11, c12, c22 = xx * zz - xz * xz, xy * xz - xx * yz, xx * yy - xy * xy
-    inv_det = 1.0 / (xx * c00 + xy * c01 + xz * c02)
-    v0, v1, v2 = v[..., 0], v[..., 1], v[..., 2]
-    return np.stack([(c00 * v0 + c01 * v1 + c02 * v2) * inv_det,
-                     (c01 * v0 + c11 * v1 + c12 * v2) * inv_det,
-                     (c02 * v0 + c12 * v1 + c22 * v2) * inv_det], axis=-1)
-
-
-def _coefficients(guide: np.ndarray, src: np.ndarray, r: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Window-averaged linear coefficients (A, B) with q = A.I + B; gray (H,W) or colour (H,W,3) guide.
-
-    All window means are taken in one box pass over a stacked (H, W, K) array.
-    """
-    if guide.ndim == 2:
-        means = box_mean(np.stack([guide, src, guide * src, guide * guide], axis=-1), r)
-        mean_i, mean_p = means[..., 0], means[..., 1]
-        a = (means[..., 2] - mean_i * mean_p) / (means[..., 3] - mean_i * mean_i + eps)
-        b = mean_p - a * mean_i
-        ab = box_mean(np.stack([a, b], axis=-1), r)
-        return ab[..., 0], ab[..., 1]
-    pairs = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
-    planes = [guide[..., 0], guide[..., 1], guide[..., 2], src]
-    planes += [guide[..., c] * src for c in range(3)]
-    planes += [guide[..., i] * guide[..., j] for i, j in pairs]
-    means = box_mean(np.stack(planes, axis=-1), r)
-    mean_i, mean_p = means[..., 0:3], means[..., 3]
-    cov_ip = means[..., 4:7] - mean_i * mean_p[..., None]
-    sigma = np.stack([means[..., 7 + k] - mean_i[..., i] * mean_i[..., j] + (eps if i == j else 0.0)
-                      for k, (i, j) in enumerate(pairs)], axis=-1)
-    a = _solve_sym3(sigma, cov_ip)
-    b = mean_p - (a * mean_i).sum(axis=2)
-    ab = box_mean(np.concatenate([a, b[..., None]], axis=-1), r)
-    return ab[..., :3], ab[..., 3]
-
-
-def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Filter `src` (H, W) edge-aware along `guide` (H, W) or (H, W, 3), both scaled to 0..1."""
-    guide = guide.astype(np.float64)
-    a, b = _coefficients(guide, src.astype(np.float64), radius, eps)
-    q = (a * guide).sum(axis=2) if guide.ndim == 3 else a * guide
-    return (q + b).astype(np.float32)
-
-
 def default_radius(photo_hw: tuple[int, int], mask_hw: tuple[int, int]) -> int:
     """Window radius at full resolution: one low-res mask pixel (the blur to undo), at least 2 px.
 
@@ -204,7 +130,7 @@ def guided_upsample(
     work_guide = resize(full, (wh, ww), "area")
     work_src = resize(low.astype(np.float32), (wh, ww), "bilinear")
     r_work = max(1, round(radius / factor))
-    a, b = _coefficients(work_guide.astype(np.float64), work_src.astype(np.float64), r_work, eps)
+    a, b = guided_coefficients(work_guide.astype(np.float64), work_src.astype(np.float64), r_work, eps)
     a_full = resize(a.astype(np.float32), (height, width), "bilinear")
     b_full = resize(b.astype(np.float32), (height, width), "bilinear")
     q = (a_full * full).sum(axis=2) if full.ndim == 3 else a_full * full

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edgephoto.runtime.photo.colour import rgb_to_ycbcr, ycbcr_to_rgb
-from edgephoto.runtime.photo.filters import box_filter, guided_filter
+from edgephoto.runtime.photo.filters import guided_filter
 
 # The 3x3 operator is the difference of two Laplacians: blind to linear ramps, and its response
 # to white noise of std sigma has std 6 * sigma (sum of squared weights is 36).
@@ -121,4 +121,4 @@ def denoise(
     return np.clip(np.rint(out), 0, 255).astype(np.uint8), params
 
 
-__all__ = ["box_filter", "denoise", "estimate_noise"]
+__all__ = ["denoise", "estimate_noise"]
