@@ -73,11 +73,10 @@ def _pixels(mode: str, photos: str | None, hw: tuple[int, int], count: int) -> l
         return [rng.integers(0, 256, (*hw, 3), dtype=np.uint8) for _ in range(count)]
     from PIL import Image
 
-    from edgephoto.quantize.calibration import builtin_photos_dir, list_photos
-    from edgephoto.runtime.image_io import read_photo
+    from edgephoto.runtime.image_io import photos_in, read_photo, sample_path
 
-    directory = Path(photos) if photos else builtin_photos_dir()
-    paths = list_photos(directory)[:count]
+    directory = Path(photos) if photos else sample_path().parent  # the built-in sample photos
+    paths = photos_in([directory])[0][:count]
     if not paths:
         raise errors.InputFileError(directory, "no photos (.jpg, .png, ...) to benchmark with")
     out = []
@@ -92,14 +91,14 @@ def prepare_feeds(backend: Any, manifest: dict[str, Any], mode: str, photos: str
                   count: int = 4) -> list[dict[str, np.ndarray]]:
     """Feeds for the engine: photos (or noise) pre-processed by the manifest's normalisation at
     the model's input size; any further engine input gets zeros of its own shape and dtype."""
-    from edgephoto.quantize.calibration import to_model_input
+    from edgephoto.runtime.tasks.common import model_input
 
     tensor, hw = _image_input(manifest)
     engine = backend.inputs()
     image_name = next((t.name for t in engine if t.name == tensor.name), engine[0].name)
     feeds = []
     for pixels in _pixels(mode, photos, hw, count):
-        feed = {image_name: to_model_input(pixels, tensor)}
+        feed = {image_name: model_input(pixels, tensor)}
         for t in engine:
             if t.name != image_name:
                 feed[t.name] = np.zeros([d or 1 for d in t.shape], np.dtype(t.dtype))

@@ -157,9 +157,10 @@ def quality(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def _label(manifest: dict[str, Any], backend: str, taken: set[str]) -> str:
+    from edgephoto.runtime.backends import backend_for_target
+
     label = f"{manifest.get('model', '?')} {manifest.get('target', '?')}-{manifest.get('precision', '?')}"
-    if backend and backend != {"onnx": "onnxruntime", "tflite": "litert", "openvino": "openvino",
-                               "coreml": "coreml"}.get(str(manifest.get("target"))):
+    if backend and backend != backend_for_target(str(manifest.get("target"))):
         label += f" @{backend}"
     base, k = label, 2
     while label in taken:

@@ -15,8 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edgephoto.convert.graph import ConvertContext
-from edgephoto.errors import ConversionError, InputFileError, MissingExtraError, UnsupportedOpError
+from edgephoto.convert.graph import ConvertContext, Runner
+from edgephoto.errors import (
+    ConversionError,
+    InputFileError,
+    InvalidOptionError,
+    MissingExtraError,
+    UnsupportedOpError,
+)
 
 
 def run_converter(module: str, args: list[str], ctx: ConvertContext, cwd: Path | None = None,
@@ -91,3 +97,26 @@ def match_names(wanted: list[str], actual: list[str]) -> dict[str, str]:
         hits = [a for a in actual if a == name] or [a for a in actual if bare(a) == bare(name)]
         mapping[name] = hits[0] if hits else actual[min(index, len(actual) - 1)]
     return mapping
+
+
+def backend_runner(backend_name: str, path: Path, ctx: ConvertContext) -> Runner:
+    """Run a model file for parity through the runtime backend users run it with (exact float
+    options, CPU, ctx's threads), spec tensor names in and out."""
+    import numpy as np
+
+    from edgephoto.runtime.backends import BACKENDS, load_backend
+
+    exact = dict(BACKENDS.get(backend_name).exact_options)
+    backend = load_backend(backend_name, path, device="cpu", threads=int(ctx.options.get("threads", 1)), **exact)
+    inputs = {t.name: t for t in backend.inputs()}
+    in_map = match_names([t.name for t in ctx.spec.inputs], list(inputs))
+    out_map = match_names([t.name for t in ctx.spec.outputs], [t.name for t in backend.outputs()])
+
+    def run(feeds: dict[str, Any]) -> dict[str, Any]:
+        try:
+            result = backend.run({in_map[k]: np.asarray(v, dtype=inputs[in_map[k]].dtype) for k, v in feeds.items()})
+        except InvalidOptionError as exc:  # the file declares inputs its own spec contradicts
+            raise ConversionError(f"{path.name}: {exc}") from None
+        return {name: result[real] for name, real in out_map.items()}
+
+    return run

@@ -15,45 +15,28 @@ from typing import Any
 import numpy as np
 
 from edgephoto.convert.graph import ConvertContext, Runner, register_edge, register_source_runner
-from edgephoto.errors import ConversionError, InputFileError, require
+from edgephoto.errors import ConversionError
 from edgephoto.zoo.spec import ModelSpec
 
 CALIBRATION_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 NHWC_TO_NCHW, NCHW_TO_NHWC = (0, 3, 1, 2), (0, 2, 3, 1)
 
 
-def onnx_session(path: Path, threads: int = 1) -> Any:
-    """An onnxruntime CPU session, or InputFileError naming a damaged file."""
-    ort = require("onnxruntime", "runtime", "running .onnx models")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # ORT raises InvalidProtobuf, Fail, NoSuchFile, ...
-        raise InputFileError(path, f"onnxruntime cannot load it: {str(exc).strip()[:300]}") from exc
-
-
 @register_source_runner("onnx")
 def onnx_runner(path: Path, ctx: ConvertContext) -> Runner:
-    from edgephoto.convert.edge_tools import match_names
+    """The model run by the runtime's onnxruntime backend (CPU provider)."""
+    from edgephoto.convert.edge_tools import backend_runner
 
-    session = onnx_session(path, int(ctx.options.get("threads", 1)))
-    in_map = match_names([t.name for t in ctx.spec.inputs], [i.name for i in session.get_inputs()])
-    out_map = match_names([t.name for t in ctx.spec.outputs], [o.name for o in session.get_outputs()])
-
-    def run(feeds: dict[str, Any]) -> dict[str, Any]:
-        real = session.run(list(out_map.values()), {in_map[k]: v for k, v in feeds.items()})
-        return dict(zip(out_map, real, strict=True))
-
-    return run
+    return backend_runner("onnxruntime", path, ctx)
 
 
 def calibration_photos(count: int = 20, size: int = 128) -> np.ndarray:
     """`count` real-photo crops (size x size RGB, 0-1 float32) from the package's sample photos."""
     from PIL import Image
 
-    photos = sorted((Path(__file__).resolve().parents[2] / "data").glob("*.jpg"))
+    from edgephoto.runtime.image_io import SAMPLES, sample_path
+
+    photos = [sample_path(name) for name in sorted(SAMPLES)]  # the runtime's built-in photos
     crops = []
     for i in range(count):
         with Image.open(photos[i % len(photos)]) as image:

@@ -7,13 +7,9 @@ them needs first is a builtin-only copy of the model, made here once per context
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from edgephoto.convert.edge_tools import match_names
+from edgephoto.convert.edge_tools import backend_runner
 from edgephoto.convert.graph import ConvertContext, Runner, register_source_runner
-from edgephoto.errors import InputFileError, require
 
 
 def builtin_tflite(path: Path, ctx: ConvertContext, target: str) -> Path:
@@ -32,32 +28,7 @@ def builtin_tflite(path: Path, ctx: ConvertContext, target: str) -> Path:
     return used
 
 
-def litert_interpreter(path: Path, threads: int = 1) -> Any:
-    """A LiteRT interpreter with tensors allocated, or InputFileError if the file is damaged."""
-    Interpreter = require("ai_edge_litert.interpreter", "runtime", "running .tflite models").Interpreter
-    try:
-        interpreter = Interpreter(model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
-        raise InputFileError(path, f"LiteRT cannot load it: {str(exc).strip()[:300]}") from exc
-    return interpreter
-
-
 @register_source_runner("tflite")
 def tflite_runner(path: Path, ctx: ConvertContext) -> Runner:
-    model = builtin_tflite(path, ctx, "litert")
-    interpreter = litert_interpreter(model, int(ctx.options.get("threads", 1)))
-    inputs = {d["name"]: d for d in interpreter.get_input_details()}
-    outputs = {d["name"]: d for d in interpreter.get_output_details()}
-    in_map = match_names([t.name for t in ctx.spec.inputs], list(inputs))
-    out_map = match_names([t.name for t in ctx.spec.outputs], list(outputs))
-
-    def run(feeds: dict[str, Any]) -> dict[str, Any]:
-        for name, value in feeds.items():
-            detail = inputs[in_map[name]]
-            interpreter.set_tensor(detail["index"], np.asarray(value, dtype=detail["dtype"]))
-        interpreter.invoke()
-        return {name: interpreter.get_tensor(outputs[real]["index"]).copy()
-                for name, real in out_map.items()}
-
-    return run
+    """The builtin-only copy, run by the runtime's litert backend."""
+    return backend_runner("litert", builtin_tflite(path, ctx, "litert"), ctx)

@@ -89,9 +89,9 @@ def finish_tflite(path: Path, ctx: ConvertContext, name: str) -> Path:
     embed_tflite_metadata(model, dict(ctx.options.get("metadata") or {}))
     out = Path(ctx.workdir) / f"{name}.tflite"
     write_model(model, out)
-    from edgephoto.convert.sources.tflite import litert_interpreter
+    from edgephoto.runtime.backends import load_backend
 
-    litert_interpreter(out)  # proves LiteRT still loads it (InputFileError otherwise)
+    load_backend("litert", out, device="cpu").close()  # proves LiteRT still loads it (InputFileError otherwise)
     return out
 
 
