@@ -64,6 +64,39 @@ def embed_onnx_metadata(model: Any, metadata: dict[str, str]) -> None:
         prop.key, prop.value = str(key), str(value)
 
 
+def drop_leading_unit_axes(model: Any, ranks: list[int]) -> list[str]:
+    """Squeeze graph outputs that carry extra leading size-1 axes beyond the spec's rank.
+
+    Seen on FSRCNN with open H/W, intermittently and only on a loaded machine: tf2onnx kept its
+    (1, 1, H, W, 1) Reshape as the output instead of the Squeeze after it. Outputs whose static
+    rank is unknown or whose extra axes are not 1 are left alone (parity then says so).
+    """
+    from onnx import TensorProto, helper
+
+    done = []
+    for output, rank in zip(model.graph.output, ranks, strict=False):
+        dims = output.type.tensor_type.shape.dim
+        extra = len(dims) - rank
+        if rank < 1 or extra < 1 or any(d.dim_value != 1 for d in dims[:extra]):
+            continue
+        inner = f"{output.name}__unsqueezed"
+        for node in model.graph.node:
+            node.output[:] = [inner if o == output.name else o for o in node.output]
+            node.input[:] = [inner if i == output.name else i for i in node.input]
+        axes = f"{output.name}__squeeze_axes"
+        model.graph.initializer.append(helper.make_tensor(axes, TensorProto.INT64, [extra], list(range(extra))))
+        model.graph.node.append(helper.make_node("Squeeze", [inner, axes], [output.name]))
+        kept = []
+        for dim in dims[extra:]:  # copies: clearing the field invalidates the originals
+            copy = type(dim)()
+            copy.CopyFrom(dim)
+            kept.append(copy)
+        output.type.tensor_type.shape.ClearField("dim")
+        output.type.tensor_type.shape.dim.extend(kept)
+        done.append(output.name)
+    return done
+
+
 def finish_onnx(model: Any, ctx: ConvertContext, name: str, domains: tuple[str, ...] = STANDARD_DOMAINS) -> Path:
     """Fuse PReLU patterns, check ops, rename I/O to the spec, embed metadata, save atomically,
     load in ORT."""
@@ -80,6 +113,9 @@ def finish_onnx(model: Any, ctx: ConvertContext, name: str, domains: tuple[str, 
         ):
             raise UnsupportedOpError(re.sub(r"^TFL_", "", node.op_type), "onnx",
                                      f"node {node.name!r} has no ONNX equivalent")
+    squeezed = drop_leading_unit_axes(model, [len(t.shape) for t in ctx.spec.outputs])
+    if squeezed:
+        ctx.notes.append("onnx: dropped leading unit axes tf2onnx left on " + ", ".join(squeezed))
     renames = rename_io(model, [t.name for t in ctx.spec.inputs],
                         [i.name for i in model.graph.input], ctx)
     renames |= rename_io(model, [t.name for t in ctx.spec.outputs],
