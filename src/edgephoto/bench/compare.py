@@ -43,20 +43,6 @@ def _summary(data: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def versus(result: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-    """The vs_baseline entry of `result` against `base` (the same keys as a single run's)."""
-    lat, blat = result["latency_ms"], base["latency_ms"]
-    return {
-        "baseline": base["label"],
-        "speedup_median": stats.ratio(blat["median"], lat["median"]),
-        "median_ratio": stats.ratio(lat["median"], blat["median"]),
-        "p90_ratio": stats.ratio(lat["p90"], blat["p90"]),
-        "size_ratio": stats.ratio(result["size_bytes"], base["size_bytes"]),
-        "peak_rss_ratio": stats.ratio(result["peak_rss_mb"], base["peak_rss_mb"]),
-        "cold_start_ratio": stats.ratio(result["load"]["cold_start_ms"], base["load"]["cold_start_ms"]),
-    }
-
-
 def _baseline(result: dict[str, Any], first: list[dict[str, Any]]) -> dict[str, Any] | None:
     def kind(r: dict[str, Any]) -> tuple[Any, ...]:
         return r["model"], r["target"], r["precision"]
@@ -95,7 +81,7 @@ def merge(runs: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
             base = None if k == 0 else _baseline(result, per_run[0])
             if base is None and result["model"] not in models_first:
                 base = seen.get(result["model"])  # a model the first file lacks: its first run here
-            result["vs_baseline"] = None if base is None else versus(result, base)
+            result["vs_baseline"] = None if base is None else stats.versus(result, base)
             seen.setdefault(result["model"], result)
             merged.append(result)
     order = list(dict.fromkeys(r["model"] for r in merged))

@@ -177,16 +177,7 @@ def compare(results: list[dict[str, Any]]) -> None:
         if base is result:
             result["vs_baseline"] = None
             continue
-        lat, blat = result["latency_ms"], base["latency_ms"]
-        result["vs_baseline"] = {
-            "baseline": base["label"],
-            "speedup_median": stats.ratio(blat["median"], lat["median"]),
-            "median_ratio": stats.ratio(lat["median"], blat["median"]),
-            "p90_ratio": stats.ratio(lat["p90"], blat["p90"]),
-            "size_ratio": stats.ratio(result["size_bytes"], base["size_bytes"]),
-            "peak_rss_ratio": stats.ratio(result["peak_rss_mb"], base["peak_rss_mb"]),
-            "cold_start_ratio": stats.ratio(result["load"]["cold_start_ms"], base["load"]["cold_start_ms"]),
-        }
+        result["vs_baseline"] = stats.versus(result, base)
 
 
 def _work(path: Path, manifest: dict[str, Any], say: Progress) -> dict[str, Any] | None:

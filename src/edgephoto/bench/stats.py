@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from edgephoto.errors import InvalidOptionError
 
@@ -103,3 +104,17 @@ def nice_step(span: float) -> float:
     raw = span / 5 if span > 0 else 1.0
     power = 10 ** math.floor(math.log10(raw))
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
+def versus(result: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """The vs_baseline entry of `result` against `base` (the same keys as a single run's)."""
+    lat, blat = result["latency_ms"], base["latency_ms"]
+    return {
+        "baseline": base["label"],
+        "speedup_median": ratio(blat["median"], lat["median"]),
+        "median_ratio": ratio(lat["median"], blat["median"]),
+        "p90_ratio": ratio(lat["p90"], blat["p90"]),
+        "size_ratio": ratio(result["size_bytes"], base["size_bytes"]),
+        "peak_rss_ratio": ratio(result["peak_rss_mb"], base["peak_rss_mb"]),
+        "cold_start_ratio": ratio(result["load"]["cold_start_ms"], base["load"]["cold_start_ms"]),
+    }
