@@ -106,6 +106,10 @@ def _check_feature(feature: Any, tensor: TensorSpec, block: Any, problems: list[
     if kind == "imageType":
         image = feature.type.imageType
         row.update(height=image.height, width=image.width, color=_COLOR.get(image.colorSpace, "?"))
+        if image.WhichOneof("SizeFlexibility") == "imageSizeRange":  # open H/W: sizes it accepts
+            sizes = image.imageSizeRange
+            row.update(height_range=[sizes.heightRange.lowerBound, sizes.heightRange.upperBound],
+                       width_range=[sizes.widthRange.lowerBound, sizes.widthRange.upperBound])
         expected = image_params(tensor)
         if expected is None:
             problems.append(f"{tensor.name}: image input, but the spec's tensor is not an image")

@@ -11,25 +11,17 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.errors import ConversionError, MissingExtraError
+from edgephoto.errors import ConversionError, require
 from edgephoto.zoo.spec import TensorSpec
 
 
 def import_tf() -> Any:
     """TensorFlow, or MissingExtraError naming the extra that installs it."""
-    try:
-        import tensorflow as tf  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise MissingExtraError("tensorflow", "convert", "TensorFlow-family sources") from exc
-    return tf
+    return require("tensorflow", "convert", "TensorFlow-family sources")
 
 
 def import_tf_keras() -> Any:
-    try:
-        import tf_keras  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise MissingExtraError("tf_keras", "convert", "Keras and TF.js layers models") from exc
-    return tf_keras
+    return require("tf_keras", "convert", "Keras and TF.js layers models")
 
 
 def tensor_name(name: str) -> str:
