@@ -21,8 +21,9 @@ from PIL import Image
 from edgephoto.convert.parity import sample_axes, sample_hw
 from edgephoto.errors import EdgePhotoError, InputFileError, InvalidOptionError
 from edgephoto.runtime.image_io import PHOTO_SUFFIXES, sample_path
+from edgephoto.runtime.tasks.common import model_colour, model_input  # the runtime's own feed
 from edgephoto.tasks import TASKS
-from edgephoto.zoo.spec import ModelSpec, TensorSpec
+from edgephoto.zoo.spec import ModelSpec
 
 MIN_PHOTOS = 3  # at least two to calibrate on and one held out
 DEFAULT_SUBSET = 64
@@ -91,21 +92,6 @@ def _mask_for(photo: Path) -> Path | None:
     return None
 
 
-def to_model_input(pixels: np.ndarray, tensor: TensorSpec) -> np.ndarray:
-    """RGB 0-255 pixels already at the tensor's size -> the tensor's values (batch of one), the
-    runtime's own way (runtime.tasks.common.model_input)."""
-    from edgephoto.runtime.tasks.common import model_input
-
-    return model_input(pixels, tensor)
-
-
-def luma(pixels: np.ndarray) -> np.ndarray:
-    """BT.601 full-range luma, as the runtime feeds Y models."""
-    from edgephoto.runtime.photo.colour import rgb_to_ycbcr
-
-    return rgb_to_ycbcr(pixels)[..., 0]
-
-
 def _resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).resize((width, height), Image.Resampling.BICUBIC))
 
@@ -154,12 +140,12 @@ def _holdout_samples(spec: ModelSpec, path: Path, rgb: np.ndarray, count: int, r
             hr, _ = _crop(photo, h * s, w * s, rng)
             lr = _resize(hr, w, h)
             norm = spec.outputs[0].normalization
-            reference: np.ndarray | None = luma(hr)[..., None] if norm is not None and norm.color == "Y" else hr.astype(np.float32)
-            samples.append(Sample({name: to_model_input(lr, tensor)}, path.name, reference))
+            reference: np.ndarray | None = model_colour(hr.astype(np.float32), norm) if norm is not None and norm.color == "Y" else hr.astype(np.float32)
+            samples.append(Sample({name: model_input(lr, tensor)}, path.name, reference))
         return samples
     if spec.tile.mode == "tile":
         photo = _ensure_min(rgb, h, w)
-        return [Sample({name: to_model_input(_crop(photo, h, w, rng)[0], tensor)}, path.name)
+        return [Sample({name: model_input(_crop(photo, h, w, rng)[0], tensor)}, path.name)
                 for _ in range(count)]
     reference = None
     mask_path = _mask_for(path)
@@ -168,7 +154,7 @@ def _holdout_samples(spec: ModelSpec, path: Path, rgb: np.ndarray, count: int, r
         with Image.open(mask_path) as mask:  # masks may be smaller than photos: nearest-neighbour
             grey = mask.convert("L").resize((rgb.shape[1], rgb.shape[0]), Image.Resampling.NEAREST)
             reference = np.asarray(grey.resize((ow, oh), Image.Resampling.NEAREST)) > 127
-    return [Sample({name: to_model_input(_resize(rgb, w, h), tensor)}, path.name, reference)]
+    return [Sample({name: model_input(_resize(rgb, w, h), tensor)}, path.name, reference)]
 
 
 def calibration_dataset(
@@ -223,7 +209,7 @@ def calibration_dataset(
     per_photo = -(-subset_size // len(calib_photos))
     feeds: list[dict[str, np.ndarray]] = []
     for _, rgb in calib_photos:
-        feeds.extend({spec.inputs[0].name: to_model_input(view, spec.inputs[0])}
+        feeds.extend({spec.inputs[0].name: model_input(view, spec.inputs[0])}
                      for view in _calibration_views(spec, rgb, per_photo, rng))
     order = rng.permutation(len(feeds))[:subset_size]  # mix photos when trimming to the subset
     held_photos = held_photos[:holdout_size]
