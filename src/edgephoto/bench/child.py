@@ -21,25 +21,8 @@ import numpy as np
 
 from edgephoto import errors
 from edgephoto import manifest as manifest_io
+from edgephoto.bench.worker import peak_rss_mb as _peak_rss_mb
 from edgephoto.errors import EdgePhotoError, InvalidOptionError
-
-
-def _peak_rss_mb() -> float:
-    """This process's own peak RSS. On Linux ru_maxrss carries the parent's peak across
-    fork+exec (a parent that just converted a model with TensorFlow made every child read
-    ~950 MB), so /proc's VmHWM, which starts afresh with the new program, comes first."""
-    import resource
-
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass  # macOS/Windows: no /proc, and no such inheritance to correct
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes vs KiB
-
 
 # ---------------------------------------------------------------- inputs
 

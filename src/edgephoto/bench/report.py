@@ -166,6 +166,37 @@ REFERENCE_COLUMNS = ("model", "reference", "reference ms", "reference CPU ms", "
                      "CPU ms (median)", "reference / ours", "source")
 
 
+PEER_COLUMNS = ("ours", "peer", "peer median ms", "our median ms", "speedup vs peer", "CPU ms ours / peer")
+STAGE_COLUMNS = ("contender", "median ms", "tiles (engine calls)", "stages: median ms each")
+
+
+def peer_lines(data: dict[str, Any]) -> list[str]:
+    """Which peers were measured, and for those not, why (with the install command)."""
+    return [f"{p['model']}: {p['message']}" for p in data.get("peers") or []]
+
+
+def peer_rows(data: dict[str, Any]) -> list[list[str]]:
+    """Each of our results against each peer of its model measured in the same run."""
+    by_label = {r["label"]: r for r in data["results"]}
+    out = []
+    for r in data["results"]:
+        for label, vs in (r.get("vs_peers") or {}).items():
+            peer = by_label.get(label)
+            if peer is None:
+                continue
+            cpu_ours, cpu_peer = (r.get("cpu_ms") or {}).get("median"), (peer.get("cpu_ms") or {}).get("median")
+            out.append([r["label"], label, _num(peer["latency_ms"]["median"], 3), _num(r["latency_ms"]["median"], 3),
+                        f"{_num(vs.get('speedup_median'))}x", f"{_num(cpu_ours, 2)} / {_num(cpu_peer, 2)}"])
+    return out
+
+
+def stage_rows(data: dict[str, Any]) -> list[list[str]]:
+    """Whole-call results: the median time of each stage of the call."""
+    return [[r["label"], _num(r["latency_ms"]["median"], 3), _num(r.get("tiles"), 0),
+             ", ".join(f"{k} {_num(v, 2)}" for k, v in r["stages_ms"].items())]
+            for r in data["results"] if r.get("stages_ms")]
+
+
 def _settings_line(data: dict[str, Any]) -> str:
     s = data["settings"]
     load = (data["machine"].get("load_average") or {})
@@ -214,6 +245,12 @@ def render_markdown(data: dict[str, Any]) -> str:
     if any(r.get("work") for r in data["results"]):
         parts += ["## Work per inference", "", *([peak_line(data), ""] if peak_line(data) else []),
                   _md_table(WORK_COLUMNS, work_rows(data)), ""]
+    if data.get("peers"):
+        parts += ["## Peers (measured in this run, interleaved)", "", *(f"- {line}" for line in peer_lines(data)), ""]
+        if peer_rows(data):
+            parts += [_md_table(PEER_COLUMNS, peer_rows(data)), ""]
+    if stage_rows(data):
+        parts += ["## Stages of the whole call", "", _md_table(STAGE_COLUMNS, stage_rows(data)), ""]
     if data.get("references"):
         parts += ["## Against other tools", "", _md_table(REFERENCE_COLUMNS, reference_rows(data)), ""]
     warned = [(r["label"], w) for r in data["results"] for w in r.get("warnings", [])]
@@ -307,6 +344,12 @@ def render_html(data: dict[str, Any]) -> str:
     for model in models:
         parts += [f"<h2>{html.escape(str(model))}: distributions, speed vs quality, size vs latency</h2>",
                   *(f"<div>{svg}</div>" for svg in model_plots([r for r in data["results"] if r["model"] == model]))]
+    if data.get("peers"):
+        parts += ["<h2>Peers (measured in this run, interleaved)</h2><ul>",
+                  *(f"<li>{html.escape(line)}</li>" for line in peer_lines(data)), "</ul>",
+                  _html_table(PEER_COLUMNS, peer_rows(data))]
+    if stage_rows(data):
+        parts += ["<h2>Stages of the whole call</h2>", _html_table(STAGE_COLUMNS, stage_rows(data))]
     if data.get("references"):
         parts += ["<h2>Against other tools</h2>", _html_table(REFERENCE_COLUMNS, reference_rows(data))]
     warned = [(r["label"], w) for r in data["results"] for w in r.get("warnings", [])]

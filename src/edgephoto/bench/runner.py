@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+import shutil
 import sys
 import tempfile
 import time
@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from edgephoto import errors
 from edgephoto import manifest as manifest_io
 from edgephoto.bench import stats
 from edgephoto.bench.child import prepare_feeds as prepare_feeds  # re-exported: tests feed it
 from edgephoto.bench.work import rate
+from edgephoto.bench.worker import Worker
 from edgephoto.errors import EdgePhotoError, InvalidOptionError
 
 SCHEMA = "edgephoto.bench/1"
@@ -66,63 +66,10 @@ class BenchSettings:
             BACKENDS.get(self.backend)
 
 
-def _rebuild(kind: str, message: str) -> EdgePhotoError:
-    """The child's error as the same class (so the same exit code), carrying its message."""
-    cls = getattr(errors, kind, EdgePhotoError)
-    if not (isinstance(cls, type) and issubclass(cls, EdgePhotoError)):
-        cls = EdgePhotoError
-    error = cls.__new__(cls)
-    Exception.__init__(error, message)
-    return error
-
-
-class _Worker:
-    """Parent side of one child process (a fresh interpreter: a real cold start)."""
-
-    def __init__(self, artifact: Path, settings: BenchSettings) -> None:
-        self.artifact = artifact
-        self.log = tempfile.TemporaryFile(mode="w+")  # engine chatter; its tail explains a crash
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "edgephoto.bench.child", str(artifact), json.dumps(asdict(settings))],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1,
-        )
-
-    def send(self, command: str) -> None:
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.write(command + "\n")
-            self.process.stdin.flush()
-        except BrokenPipeError:
-            raise self._died() from None
-
-    def _died(self) -> EdgePhotoError:
-        self.process.wait(timeout=10)
-        self.log.seek(0)
-        tail = [line.strip() for line in self.log.read().splitlines() if line.strip()][-1:]
-        why = f": {tail[0][:300]}" if tail else ""
-        return EdgePhotoError(f"{self.artifact}: benchmark process died "
-                              f"(exit code {self.process.returncode}){why}")
-
-    def receive(self, expected: str) -> Any:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            raise self._died()
-        kind, payload = json.loads(line)
-        if kind == "error":
-            raise _rebuild(*payload)
-        if kind != expected:
-            raise EdgePhotoError(f"{self.artifact}: expected '{expected}' from the benchmark process, got '{kind}'")
-        return payload
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-        self.process.wait(timeout=10)
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None:
-                stream.close()
-        self.log.close()
+def _worker(artifact: Path, settings: BenchSettings) -> Worker:
+    """An artifact's own child process (`python -m edgephoto.bench.child`)."""
+    return Worker(str(artifact), [sys.executable, "-m", "edgephoto.bench.child", str(artifact),
+                                  json.dumps(asdict(settings))])
 
 
 # ---------------------------------------------------------------- the parent
@@ -193,9 +140,30 @@ def _work(path: Path, manifest: dict[str, Any], say: Progress) -> dict[str, Any]
     return None
 
 
+def _peer_runs(inspected: list[dict[str, Any]], settings: BenchSettings, peers: list[str],
+               folder: Path) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The peers of the artifacts' models, fed the artifact's own photos at its input size."""
+    from edgephoto.bench import peer_runs
+    from edgephoto.bench.child import _image_input, _pixels
+
+    inputs: dict[str, list[Path]] = {}
+    for info in inspected:
+        manifest = info["manifest"]
+        model = str(manifest.get("model"))
+        if model not in inputs:
+            _, hw = _image_input(manifest)
+            pixels = _pixels(settings.input, settings.photos, hw, 4)
+            inputs[model] = peer_runs.write_inputs(pixels, folder, f"{model}-{len(inputs)}")
+    return peer_runs.plan(list(inputs), "model", peers or None, inputs, threads=settings.threads,
+                          warmup=settings.warmup)
+
+
 def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = None, *,
-              progress: Progress | None = None) -> dict[str, Any]:
-    """Benchmark artifact directories; returns the JSON-ready results (schema SCHEMA)."""
+              progress: Progress | None = None, peers: list[str] | None = None) -> dict[str, Any]:
+    """Benchmark artifact directories; returns the JSON-ready results (schema SCHEMA).
+
+    `peers`: None = no peers; [] = every peer that runs these models (bench/peers.py); names =
+    those. Peers are interleaved with the artifacts; one that cannot run is reported, not measured."""
     from edgephoto.runtime.devices import probe
 
     settings = settings or BenchSettings()
@@ -206,19 +174,25 @@ def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = 
         raise InvalidOptionError("no artifact directories given")
     inspected = [_inspect(p) for p in paths]
     works = [_work(p, info["manifest"], say) for p, info in zip(paths, inspected, strict=True)]
+    folder = Path(tempfile.mkdtemp(prefix="edgephoto-bench-"))
+    runs, peer_status = _peer_runs(inspected, settings, peers, folder) if peers is not None else ([], [])
+    for status in peer_status:
+        say(status["message"])
+    starts = [lambda p=p: _worker(p, settings) for p in paths] + [run.worker for run in runs]
+    names = [str(p) for p in paths] + [run.label for run in runs]
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-    workers: list[_Worker] = []
+    workers: list[Worker] = []
     ready: list[dict[str, Any]] = []
-    samples: list[list[float]] = [[] for _ in paths]
-    cpu_samples: list[list[float]] = [[] for _ in paths]
+    samples: list[list[float]] = [[] for _ in starts]
+    cpu_samples: list[list[float]] = [[] for _ in starts]
     finals: list[dict[str, Any]] = []
     started = time.time()
     try:
-        for k, path in enumerate(paths):  # one load at a time: loads never share the cores
-            say(f"loading {k + 1}/{len(paths)}: {path}")
-            workers.append(_Worker(path, settings))
+        for k, start in enumerate(starts):  # one load at a time: loads never share the cores
+            say(f"loading {k + 1}/{len(starts)}: {names[k]}")
+            workers.append(start())
             ready.append(workers[-1].receive("ready"))
-        schedule = stats.interleaved_schedule(len(paths), settings.runs)
+        schedule = stats.interleaved_schedule(len(starts), settings.runs)
         every = max(1, len(schedule) // 10)  # about ten updates (a CI log gets ten lines)
         for step, index in enumerate(schedule):
             workers[index].send("run")
@@ -226,7 +200,7 @@ def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = 
             samples[index].append(float(wall))
             cpu_samples[index].append(float(cpu))
             if step % every == 0 or step == len(schedule) - 1:
-                say(f"timed run {step + 1}/{len(schedule)} (interleaved over {len(paths)} artifacts)")
+                say(f"timed run {step + 1}/{len(schedule)} (interleaved over {len(starts)} contenders)")
         peak = None
         if settings.peak:  # while the children idle: same machine state as the timed runs
             from edgephoto.bench.peak import measure_peak
@@ -239,10 +213,13 @@ def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = 
     finally:
         for worker in workers:
             worker.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     taken: set[str] = set()
+    n_art = len(paths)
     results = []
-    for path, info, child, final, times, cpu_times, work in zip(paths, inspected, ready, finals, samples,
-                                                                cpu_samples, works, strict=True):
+    for path, info, child, final, times, cpu_times, work in zip(paths, inspected, ready[:n_art], finals[:n_art],
+                                                                samples[:n_art], cpu_samples[:n_art], works,
+                                                                strict=True):
         manifest = info["manifest"]
         summary = stats.summarize(times)
         results.append({
@@ -268,7 +245,15 @@ def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = 
             "samples_ms": times,
             "cpu_samples_ms": cpu_times,
         })
+    n = len(paths)
+    for run, child, final, times, cpu_times in zip(runs, ready[n:], finals[n:], samples[n:], cpu_samples[n:],
+                                                   strict=True):
+        results.append(run.result(child, final, times, cpu_times))
     compare(results)
+    if runs:
+        from edgephoto.bench.peer_runs import attach_versus
+
+        attach_versus(results)
     return {
         "schema": SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -278,4 +263,5 @@ def benchmark(artifacts: Sequence[str | Path], settings: BenchSettings | None = 
                     "load_average": {"before": load_before, "after": os.getloadavg() if load_before else None}},
         "results": results,
         "references": [],
+        "peers": peer_status,
     }

@@ -100,19 +100,28 @@ def compare_command(results: tuple[Path, ...], as_json: bool, out_path: Path | N
               help="Directory of photos for --input real (default: the built-in photos).")
 @click.option("--no-peak", "no_peak", is_flag=True,
               help="Skip measuring this machine's fp32/int8 peak (about a second).")
+@click.option("--peers", "with_peers", is_flag=True,
+              help="Also measure, interleaved, the tools people use instead (OpenCV, MediaPipe, TensorFlow).")
+@click.option("--peer", "peer_names", multiple=True, help="Only this peer (implies --peers); may repeat.")
+@click.option("--task", default=None,
+              help="Whole-call mode: time photo -> result of this task (segmentation, upscale, depth) "
+                   "on --photos through the runtime, per stage.")
+@click.option("--limit", type=int, default=None, help="Whole-call mode: use the first N photos.")
 @_report_options
 @click.option("--render", "render_path", type=click.Path(path_type=Path), default=None,
               help="Re-render --report from an existing results JSON without measuring.")
 def run_command(artifact_dirs: tuple[Path, ...], models: tuple[str, ...], targets: tuple[str, ...],
                 precisions: tuple[str, ...], backend: str | None, device: str, threads: int | None,
                 warmup: int, runs: int, input_mode: str, photos: Path | None, no_peak: bool,
-                as_json: bool, out_path: Path | None, reports: tuple[Path, ...],
+                with_peers: bool, peer_names: tuple[str, ...], task: str | None, limit: int | None, as_json: bool, out_path: Path | None, reports: tuple[Path, ...],
                 render_path: Path | None) -> None:
     """Benchmark the artifacts in ARTIFACT_DIR... (made by `edgephoto convert`/`quantize`) and
     those of each --model (built in the cache when missing).
 
     Each artifact is loaded cold in its own process; timed runs are interleaved round-robin
     across all artifacts given. For the same model, ratios are against the first one given.
+    With --task, each model (default: the task's zoo default) is timed photo in, result out
+    (--runs rounds over the photos). --peers adds the peer tools' rows and ratios.
     """
     from edgephoto.bench.report import read_results
     from edgephoto.bench.runner import BenchSettings, benchmark
@@ -120,6 +129,17 @@ def run_command(artifact_dirs: tuple[Path, ...], models: tuple[str, ...], target
     _check_reports(reports)
     if (targets or precisions) and not models:
         raise InvalidOptionError("--target and --quantize go with --model NAME")
+    peers = list(peer_names) if peer_names or with_peers else None
+    if peers:
+        from edgephoto.bench.peers import PEERS
+
+        for name in peers:
+            PEERS.get(name)  # unknown names: the nearest suggested, before anything starts
+    if task is not None and render_path is None:
+        data = _calls(task, artifact_dirs, models, photos, limit, peers, as_json,
+                      BenchSettings(backend=backend, device=device, threads=threads, warmup=warmup, runs=runs))
+        _finish(data, out_path, reports, as_json, markdown=False)
+        return
     if render_path is not None:
         if artifact_dirs or models:
             raise InvalidOptionError("--render re-draws saved results: give no ARTIFACT_DIR or --model with it")
@@ -136,7 +156,7 @@ def run_command(artifact_dirs: tuple[Path, ...], models: tuple[str, ...], target
         settings.check()  # before any model is built
         with progress_display(not as_json) as progress:
             built = _build(models, targets, precisions, progress) if models else []
-            data = benchmark([*artifact_dirs, *built], settings, progress=progress)
+            data = benchmark([*artifact_dirs, *built], settings, progress=progress, peers=peers)
     _finish(data, out_path, reports, as_json, markdown=render_path is not None)
 
 
@@ -176,6 +196,23 @@ def _build(models: tuple[str, ...], targets: tuple[str, ...], precisions: tuple[
     return out
 
 
+def _calls(task: str, artifact_dirs: tuple[Path, ...], models: tuple[str, ...], photos: Path | None,
+           limit: int | None, peers: list[str] | None, as_json: bool, settings: Any) -> dict[str, Any]:
+    """Whole-call mode: the models (or the task's default zoo model) on the photos, per stage."""
+    from edgephoto.bench.whole_call import benchmark_calls, photo_list
+    from edgephoto.runtime.image_io import sample_path
+    from edgephoto.tasks import TASKS
+
+    default = TASKS.get(task).default_model
+    chosen = [str(p) for p in artifact_dirs] + list(models) or ([default] if default else [])
+    if not chosen:
+        raise InvalidOptionError(f"--task {task}: give --model NAME or an ARTIFACT_DIR (no default zoo model)")
+    settings.check()
+    with progress_display(not as_json) as progress:
+        return benchmark_calls(task, photo_list(photos or sample_path().parent, limit), chosen, settings,
+                               backends=[settings.backend], peers=peers, progress=progress)
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     from edgephoto.errors import OutputError
     from edgephoto.manifest import write_json_atomic
@@ -199,3 +236,9 @@ def _print(data: dict[str, Any]) -> None:
     body = [[row[i] for i in index] + [work[row[0]][k] if row[0] in work else "-" for k in picks]
             for row in rows(data)]
     print_table("edgephoto bench", columns, body)
+    from edgephoto.bench.report import peer_lines, stage_rows
+
+    for line in peer_lines(data):
+        click.echo(line)
+    for row in stage_rows(data):
+        click.echo(f"stages of {row[0]}: {row[3]}")
