@@ -9,7 +9,7 @@ import { estimateDepth, segment, upscale } from "./lib/tasks.js";
 
 const $ = (id) => document.getElementById(id);
 // larger photos: a centre crop of this many px is upscaled (the tiled ESRGAN is ~10x slower per px)
-const UPSCALE_MAX_PX = { upscale: 1 << 20, upscale_tiled: 256 * 256 };
+const UPSCALE_MAX_PX = { upscale: 1 << 20, upscale_tiled: 192 * 192 };
 const state = { photo: null, index: null, backends: {}, cache: {}, outputs: {}, results: {} };
 
 async function decode(blob) {

@@ -117,7 +117,7 @@ for (const name of DEVICES) {
 
   test(`${name}: benchmark page writes edgephoto bench JSON`, async () => {
     await page.goto(`${base}bench.html`, { waitUntil: "load" });
-    const data = await page.evaluate(() => window.edgephotoBench.run({ runs: 5, warmup: 2 }));
+    const data = await page.evaluate(() => window.edgephotoBench.run({ runs: 3, warmup: 1 }));
     writeFileSync(join(OUT, `bench-${slug}.json`), `${JSON.stringify(data, null, 2)}\n`);
     assert(data.schema === "edgephoto.bench/1", data.schema);
     const keys = ["label", "artifact", "model", "target", "precision", "size_bytes", "backend", "load", "latency_ms",

@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from edgephoto.runtime.tasks.segmentation import segment
 from edgephoto.runtime.tasks.upscale import upscale
 
 ROOT = Path(__file__).resolve().parent.parent
-UPSCALE_MAX_PX = {"upscale": 1 << 20, "upscale_tiled": 256 * 256}  # as app.js: centre crops beyond
+UPSCALE_MAX_PX = {"upscale": 1 << 20, "upscale_tiled": 192 * 192}  # as app.js: centre crops beyond
 
 
 def centre_crop(rgb: np.ndarray, max_px: int) -> np.ndarray:
@@ -45,7 +46,7 @@ def main(out: Path) -> None:
         "upscale": ("upscale", lambda b, f: upscale(b, f, centre_crop(rgb, UPSCALE_MAX_PX["upscale"]))),
         "upscale_tiled": ("upscale_tiled", lambda b, f: upscale(b, f, centre_crop(rgb, UPSCALE_MAX_PX["upscale_tiled"]))),
     }
-    meta = {"photo": {"shape": list(rgb.shape)}, "outputs": {}}
+    meta: dict[str, Any] = {"photo": {"shape": list(rgb.shape)}, "outputs": {}}
     (out / "photo.bin").write_bytes(np.ascontiguousarray(rgb).tobytes())
     for name, (role, run) in steps.items():
         backend, manifest = load_artifact(ROOT / index["models"][role], backend="onnxruntime", threads=1)
