@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.errors import ConversionError, InvalidOptionError, MissingExtraError
+from edgephoto.errors import ConversionError, InputFileError, InvalidOptionError, MissingExtraError
 
 Progress = Callable[[str], None]
 # what converting a zoo model needs (all in the convert extra)
@@ -38,6 +38,16 @@ class TaskModel:
         self.backend, self.manifest, self.path = backend, manifest, path
         self.task = str(manifest["task"])
         self.name = str(manifest.get("model", path.name))
+
+    @property
+    def backend_name(self) -> str:
+        """The engine that runs the model (onnxruntime, litert, openvino, ...)."""
+        return str(self.backend.info.name)
+
+    @property
+    def backend_reason(self) -> str:
+        """Why that engine: named by the caller, fastest measured here, the artifact's own, ..."""
+        return str(self.backend.reason)
 
     def __call__(self, photo: Any, *args: Any, **options: Any) -> Any:
         from edgephoto.runtime.tasks import TASKS
@@ -91,8 +101,11 @@ def load(
 ) -> TaskModel:
     """A callable model from a zoo name or an artifact directory (or a file inside one).
 
-    backend "auto" runs the artifact's own engine (onnxruntime for .onnx, litert for .tflite,
-    ...); a named backend runs that engine (a zoo name is then built for its target).
+    backend "auto" on a zoo name runs the fastest engine measured for it on this CPU class
+    that is installed and whose artifact exists or can be built (`auto_zoo_artifact`); on an
+    artifact directory, the artifact's own engine (onnxruntime for .onnx, litert for .tflite,
+    ...). A named backend runs that engine (a zoo name is then built for its target).
+    `TaskModel.backend_reason` says which rule chose the engine.
     `artifacts` is where zoo models are built (default: the cache's artifacts dir).
     """
     from edgephoto.runtime.artifact import load_artifact
@@ -100,9 +113,14 @@ def load(
     chosen = None if backend == "auto" else backend
     options: dict[str, Any] = {} if threads is None else {"threads": int(threads)}
     path = Path(model)
+    reason = None
     if not path.exists():
-        path = zoo_artifact(str(model), chosen, artifacts=artifacts, progress=progress or (lambda _: None))
-    loaded, manifest = load_artifact(path, backend=chosen, device=device, **options)
+        tell = progress or (lambda _: None)
+        if chosen is None:
+            path, chosen, reason = auto_zoo_artifact(str(model), artifacts=artifacts, progress=tell)
+        else:
+            path = zoo_artifact(str(model), chosen, artifacts=artifacts, progress=tell)
+    loaded, manifest = load_artifact(path, backend=chosen, device=device, reason=reason, **options)
     root = path if path.is_dir() else path.parent
     return TaskModel(loaded, manifest, root)
 
@@ -112,6 +130,52 @@ def artifact_cache() -> Path:
     from edgephoto.zoo.weights import cache_dir
 
     return cache_dir() / "artifacts"
+
+
+def can_convert() -> bool:
+    """Whether this install can build zoo artifacts (the convert extra's modules are there)."""
+    return all(importlib.util.find_spec(module) is not None for module in CONVERT_MODULES)
+
+
+def auto_zoo_artifact(model: str, *, artifacts: Path | None = None, progress: Progress = lambda _: None,
+                      purpose: str = "", build: bool = True) -> tuple[Path, str, str]:
+    """(artifact dir, backend, reason) for backend="auto" on zoo model `model`: the fastest
+    installed engine (runtime.auto.auto_backend, the zoo's measured table) whose fp32
+    artifact is in `artifacts` or can be built there; an engine whose conversion fails is
+    passed over, and the reason says so."""
+    from edgephoto.runtime.auto import auto_backend
+    from edgephoto.runtime.backends import BACKENDS, engine_missing
+    from edgephoto.zoo import get_model
+
+    spec = get_model(model)
+    root = artifacts or artifact_cache()
+    buildable = build and can_convert()
+
+    def built(name: str) -> bool:
+        return (root / spec.name / f"{BACKENDS.get(name).target}-fp32" / "manifest.json").is_file()
+
+    engines = [n for n, info in BACKENDS if info.target and engine_missing(n) is None]
+    if not buildable and not any(built(n) for n in engines):
+        if not build:
+            raise InputFileError(root, f"no {spec.name} artifact for an installed engine, and building is off")
+        # nothing to run and nothing can be built: zoo_artifact says which extra is missing
+        zoo_artifact(spec.name, None, artifacts=root, progress=progress, purpose=purpose)
+    failed: dict[str, str] = {}
+
+    def usable(name: str) -> bool:
+        return name not in failed and (built(name) or buildable)
+
+    while any(usable(n) for n in engines):
+        choice = auto_backend(spec.name, "fp32", usable=usable)
+        try:
+            path = zoo_artifact(spec.name, choice.backend, artifacts=root, progress=progress, purpose=purpose)
+        except ConversionError as exc:
+            failed[choice.backend] = str(exc).splitlines()[0]
+            continue
+        notes = "".join(f"; {name} conversion failed: {why}" for name, why in failed.items())
+        return path, choice.backend, choice.reason + notes
+    raise ConversionError(f"building the {spec.name} artifact failed for every installed engine: "
+                          + "; ".join(f"{n}: {w}" for n, w in failed.items()))
 
 
 def zoo_artifact(model: str, backend: str | None, *, artifacts: Path | None = None,

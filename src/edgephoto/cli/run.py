@@ -37,7 +37,14 @@ def build_missing_artifact(role: str, backend: str | None, cache: Path, progress
 
 
 def make_resolver(artifacts_dir: Path | None, backend: str | None, build: bool, progress: Any) -> Any:
-    """role -> artifact dir: from --artifacts first, else (with build) converted into the cache."""
+    """role -> artifact dir: from --artifacts first, else (with build) converted into the cache.
+
+    With no --backend (auto), a role's artifact is the one for the fastest engine measured for
+    its model here (runtime.auto.auto_backend) among those in --artifacts; without one
+    there, the fastest whose artifact is in the cache or can be built into it.
+    """
+    if backend is None:
+        return _auto_resolver(artifacts_dir, build, progress)
     from edgephoto.runtime.pipeline import find_artifacts
 
     found = find_artifacts(artifacts_dir, backend) if artifacts_dir is not None else {}
@@ -57,6 +64,57 @@ def make_resolver(artifacts_dir: Path | None, backend: str | None, build: bool, 
         if built is not None:
             found[role] = built
         return built
+
+    return resolver
+
+
+def own_artifacts(root: Path, role: str) -> dict[str, Path]:
+    """backend -> the role's artifact under `root` in that backend's own target."""
+    from edgephoto.manifest import read_manifest
+    from edgephoto.runtime.backends import BACKENDS
+    from edgephoto.runtime.pipeline import find_artifacts
+
+    mine = {}
+    for name, info in BACKENDS:
+        path = find_artifacts(root, name).get(role) if info.target else None
+        if path is not None and read_manifest(path).get("target") == info.target:
+            mine[name] = path
+    return mine
+
+
+def _auto_resolver(artifacts_dir: Path | None, build: bool, progress: Any) -> Any:
+    from edgephoto.api import artifact_cache, auto_zoo_artifact
+    from edgephoto.errors import MissingExtraError
+    from edgephoto.manifest import read_manifest
+    from edgephoto.runtime.auto import auto_backend
+    from edgephoto.runtime.pipeline import find_artifacts
+
+    given = find_artifacts(artifacts_dir) if artifacts_dir is not None else {}
+    picked: dict[str, Path | None] = {}
+
+    def resolver(role: str) -> Path | None:
+        if role in picked:
+            return picked[role]
+        if role in given and artifacts_dir is not None:  # the user's artifacts: the fastest of them
+            manifest = read_manifest(given[role])
+            mine = own_artifacts(artifacts_dir, role)
+            choice = auto_backend(str(manifest.get("model")), str(manifest.get("precision", "fp32")),
+                                  usable=lambda name: name in mine)
+            picked[role] = mine.get(choice.backend, given[role])
+            return picked[role]
+        model = default_models().get(role)
+        if model is None:
+            return None
+        try:
+            path, _, _ = auto_zoo_artifact(
+                model, artifacts=artifact_cache(), progress=progress, build=build,
+                purpose=f"building the missing {role} artifact; or pass --artifacts DIR made by `edgephoto convert`")
+        except (MissingExtraError, InputFileError):
+            if build:
+                raise
+            path = None  # --no-build and nothing cached: the step says what is missing
+        picked[role] = path
+        return path
 
     return resolver
 
@@ -81,7 +139,8 @@ def _background(value: str | None) -> Any:
                    "upscale2,bokeh,remove-bg,replace-bg,relight (dependencies are added).")
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Output directory (never an input).")
-@click.option("--backend", "-b", help="Backend for model steps (default: the artifact's own).")
+@click.option("--backend", "-b", help="Backend for model steps (default: auto, the fastest engine measured "
+                                       "for each model on this CPU that is installed; the summary says why).")
 @click.option("--device", "-d", default="auto", show_default=True, help="auto, cpu, gpu or npu.")
 @click.option("--artifacts", "artifacts_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Directory of artifacts from `edgephoto convert`.")

@@ -35,6 +35,26 @@ def default_backend(manifest: dict[str, Any]) -> str:
     )
 
 
+def own_engine_reason(manifest: dict[str, Any], name: str) -> str:
+    """Why the artifact's own engine runs it, with the measured table's word on that engine for
+    this model on this CPU class when the table has one (zoo/fastest_engines.json)."""
+    from edgephoto.errors import EdgePhotoError
+    from edgephoto.runtime.auto import auto_backend
+    from edgephoto.runtime.devices import cpu_facts
+    from edgephoto.zoo.fastest import cpu_class, load_table
+
+    own = f"{name}: the artifact's own engine (target {manifest.get('target')})"
+    model, precision = str(manifest.get("model")), str(manifest.get("precision", "fp32"))
+    try:
+        table = load_table(backends=tuple(BACKENDS.names()))
+        if table.ranking(model, precision, cpu_class(cpu_facts())) is None:
+            return own
+        verdict = auto_backend(model, precision, usable=lambda other: other == name, table=table)
+    except EdgePhotoError:  # no table verdict: the plain fact still holds
+        return own
+    return f"{own}; {verdict.reason.removeprefix(name + ': ')}"
+
+
 def loads(manifest: dict[str, Any], backend: str) -> bool:
     """Whether `backend` finds a model file it loads among the manifest's files."""
     return _find_model(manifest, BACKENDS.get(backend)) is not None
@@ -60,12 +80,15 @@ def load_artifact(
     backend: str | None = None,
     device: str = "auto",
     verify: bool = True,
+    reason: str | None = None,
     **options: Any,
 ) -> tuple[Backend, dict[str, Any]]:
     """(loaded Backend, manifest) for an artifact directory (or a file inside one).
 
     Every listed file is re-hashed first (HashMismatchError on tamper, InputFileError when one
-    is missing); `verify=False` skips that for a caller that has just checked.
+    is missing); `verify=False` skips that for a caller that has just checked. The backend's
+    `reason` records why it runs: `reason` when the caller chose it by a rule of its own, else
+    "named by the caller" or "the artifact's own engine".
     """
     path = Path(path)
     root = path if path.is_dir() and not path.suffix else path.parent
@@ -73,10 +96,14 @@ def load_artifact(
     if verify:
         manifest_io.verify(root, manifest)
     name = backend or default_backend(manifest)
+    if reason is None:
+        reason = f"{name}: named by the caller" if backend else own_engine_reason(manifest, name)
     info = BACKENDS.get(name)
     relative = _find_model(manifest, info)
     if relative is None:
         raise InputFileError(
             root, f"no file for backend '{name}' (it loads {', '.join(info.suffixes)})"
         )
-    return load_backend(name, root / relative, device=device, **options), manifest
+    loaded = load_backend(name, root / relative, device=device, **options)
+    loaded.reason = reason
+    return loaded, manifest

@@ -1,6 +1,11 @@
-"""Backends by name. Each is one file; its engine is imported only when the backend is loaded."""
+"""Backends by name. Each is one file; its engine is imported only when the backend is loaded.
+
+`engine_missing` says why an engine cannot run here; runtime/auto.py builds backend="auto" on it.
+"""
 
 from __future__ import annotations
+
+import sys
 
 from edgephoto.runtime.backends.base import (
     BACKENDS,
@@ -10,25 +15,43 @@ from edgephoto.runtime.backends.base import (
     load_backend,
 )
 
+# engines whose legacy package also serves (the litert backend loads tflite_runtime too)
+ALTERNATIVE_MODULES = {"litert": ("tflite_runtime",)}
+
 
 def backend_for_target(target: str | None) -> str | None:
     """The backend that runs `target`'s artifacts by default (each BackendInfo says its target)."""
     return next((name for name, info in BACKENDS if target is not None and info.target == target), None)
 
 
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a finder that refuses the name, or a broken install
+        return False
+
+
+def engine_missing(name: str) -> str | None:
+    """Why backend `name` cannot run on this machine ("litert not installed: pip install ..."),
+    None when its engine is there."""
+    info = BACKENDS.get(name)
+    if sys.platform not in info.platforms:
+        return f"{name} runs on {', '.join(info.platforms)} only"
+    if not any(_importable(m) for m in (info.engine_module, *ALTERNATIVE_MODULES.get(name, ()))):
+        return f"{name} not installed: pip install 'edgephoto[{info.extra}]'"
+    return None
+
+
 def preferred_target(extra: dict | None) -> str | None:
     """The target a model's facts name as its fastest (extra["preferred_target"], measured), when
     the engine that runs it is installed: the default when the caller names no backend."""
-    import importlib.util
-
     target = (extra or {}).get("preferred_target")
     backend = backend_for_target(target)
     if backend is None:
         return None
-    try:
-        return target if importlib.util.find_spec(BACKENDS.get(backend).engine_module) is not None else None
-    except (ImportError, ValueError):  # a finder that refuses the name, or a broken install
-        return None
+    return target if _importable(BACKENDS.get(backend).engine_module) else None
 
 
 def target_rank(target: str | None) -> int:
@@ -37,5 +60,5 @@ def target_rank(target: str | None) -> int:
     return order.index(target) if target in order else len(order)
 
 
-__all__ = ["BACKENDS", "Backend", "BackendInfo", "TensorInfo", "backend_for_target", "load_backend",
-           "preferred_target", "target_rank"]
+__all__ = ["BACKENDS", "Backend", "BackendInfo", "TensorInfo", "backend_for_target", "engine_missing",
+           "load_backend", "preferred_target", "target_rank"]

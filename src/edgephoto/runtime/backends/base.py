@@ -67,6 +67,8 @@ class Backend(abc.ABC):
     accelerator: str = ""  # execution provider / delegate / engine device actually used
     threads: int | None = None  # None: the engine's default
     precision_hint: str | None = None
+    # why this engine runs the model (set by whoever chose it: artifact.load_artifact, api.load)
+    reason: str = ""
 
     @abc.abstractmethod
     def inputs(self) -> list[TensorInfo]: ...
@@ -97,6 +99,7 @@ class Backend(abc.ABC):
             "accelerator": self.accelerator,
             "threads": self.threads,
             "precision_hint": self.precision_hint,
+            "backend_reason": self.reason,
             "batch": self.supports_batch(),
             "model": str(self.path),
         }
