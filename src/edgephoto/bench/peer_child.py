@@ -91,8 +91,9 @@ def mediapipe(settings: dict[str, Any]) -> Prepared:
 
 @runner("tensorflow")
 def tensorflow(settings: dict[str, Any]) -> Prepared:
-    """The zoo model's source file run by its own framework: edgephoto's parity reference
-    (convert.graph.source_runner), fed exactly what the artifact is fed (runtime model_input)."""
+    """The zoo model's source file run by its own framework, fed exactly what the artifact is fed
+    (runtime model_input): a Keras model (TF.js layers) as one tf.function, other formats through
+    edgephoto's parity reference (convert.graph.source_runner; a frozen graph is a concrete function)."""
     import tempfile
 
     import tensorflow as tf
@@ -106,11 +107,20 @@ def tensorflow(settings: dict[str, Any]) -> Prepared:
     from edgephoto.zoo import get_model
 
     spec = get_model(settings["model"])
-    work = Path(tempfile.mkdtemp(prefix="edgephoto-peer-tf-"))
-    run = source_runner(Path(settings["weights"]), spec.source_format, ConvertContext(spec, work))
     tensor = spec.inputs[0]
     facts = {"engine": "tensorflow", "version": tf.__version__, "threads": threads,
              "source_format": spec.source_format}
+    if spec.source_format == "tfjs_layers":  # a Keras model: run as TF users do, one tf.function
+        from edgephoto.convert.sources.tfjs import load_layers_model
+
+        weights = Path(settings["weights"])
+        model = load_layers_model(weights / "model.json" if weights.is_dir() else weights)
+        graph = tf.function(lambda x: model(x, training=False))
+        facts["call"] = "tf.function(keras model)"
+        return facts, lambda rgb: tf.constant(model_input(rgb, tensor)), lambda x: graph(x).numpy()
+    work = Path(tempfile.mkdtemp(prefix="edgephoto-peer-tf-"))
+    run = source_runner(Path(settings["weights"]), spec.source_format, ConvertContext(spec, work))
+    facts["call"] = f"edgephoto's {spec.source_format} source runner (a concrete function)"
     return facts, lambda rgb: {tensor.name: model_input(rgb, tensor)}, run
 
 

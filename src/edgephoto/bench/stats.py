@@ -94,9 +94,10 @@ def interleaved_schedule(count: int, runs: int) -> list[int]:
     return [(r + k) % count for r in range(runs) for k in range(count)]
 
 
-def ratio(value: float, baseline: float) -> float | None:
-    """value / baseline, or None when the baseline is zero (nothing meaningful to compare)."""
-    return value / baseline if baseline else None
+def ratio(value: float | None, baseline: float | None) -> float | None:
+    """value / baseline, or None when the baseline is zero or either is unmeasured (a browser
+    run has no RSS or CPU time: nothing meaningful to compare)."""
+    return value / baseline if value is not None and baseline else None
 
 
 def nice_step(span: float) -> float:

@@ -49,7 +49,8 @@ def _model_name(model: str) -> str:
 
 
 def _row(label: str, ready: dict[str, Any], final: dict[str, Any], times: list[float], cpu: list[float],
-         stages: list[dict[str, float]], tiles: list[int], per_photo: dict[int, list[float]]) -> dict[str, Any]:
+         stages: list[dict[str, float]], tiles: list[int], per_photo: dict[int, list[float]],
+         per_photo_cpu: dict[int, list[float]]) -> dict[str, Any]:
     manifest = ready["manifest"]
     summary = stats.summarize(times)
     names = list(dict.fromkeys(k for s in stages for k in s))
@@ -63,9 +64,14 @@ def _row(label: str, ready: dict[str, Any], final: dict[str, Any], times: list[f
         "peak_rss_mb": final["peak_rss_mb"], "base_rss_mb": ready["base_rss_mb"], "quality": quality(manifest),
         "work": None, "stages_ms": {n: stats.median([s.get(n, 0.0) for s in stages]) for n in names},
         "tiles": stats.median([float(t) for t in tiles]),
-        "per_photo_ms": {str(k): stats.median(v) for k, v in sorted(per_photo.items())},
-        "samples_ms": times, "cpu_samples_ms": cpu,
+        **_per_photo(per_photo, per_photo_cpu), "samples_ms": times, "cpu_samples_ms": cpu,
     }
+
+
+def _per_photo(wall: dict[int, list[float]], cpu: dict[int, list[float]]) -> dict[str, Any]:
+    """Each photo's median wall and CPU ms over the rounds (keys: photo index as text)."""
+    return {"per_photo_ms": {str(k): stats.median(v) for k, v in sorted(wall.items())},
+            "per_photo_cpu_ms": {str(k): stats.median(v) for k, v in sorted(cpu.items())}}
 
 
 def benchmark_calls(task: str, photos: Sequence[Path], models: Sequence[str], settings: BenchSettings, *,
@@ -108,6 +114,7 @@ def benchmark_calls(task: str, photos: Sequence[Path], models: Sequence[str], se
     stages: list[list[dict[str, float]]] = [[] for _ in labels]
     tiles: list[list[int]] = [[] for _ in labels]
     per_photo: list[dict[int, list[float]]] = [{} for _ in labels]
+    per_photo_cpu: list[dict[int, list[float]]] = [{} for _ in labels]
     workers: list[Worker] = []
     ready, finals = [], []
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
@@ -125,6 +132,7 @@ def benchmark_calls(task: str, photos: Sequence[Path], models: Sequence[str], se
                     times[index].append(float(reply[0]))
                     cpu[index].append(float(reply[1]))
                     per_photo[index].setdefault(p, []).append(float(reply[0]))
+                    per_photo_cpu[index].setdefault(p, []).append(float(reply[1]))
                     if len(reply) > 2:
                         stages[index].append(reply[2])
                         tiles[index].append(int(reply[3]))
@@ -141,11 +149,11 @@ def benchmark_calls(task: str, photos: Sequence[Path], models: Sequence[str], se
         for worker in workers:
             worker.stop()
         shutil.rmtree(folder, ignore_errors=True)
-    results = [_row(labels[i], ready[i], finals[i], times[i], cpu[i], stages[i], tiles[i], per_photo[i])
-               for i in range(len(ours))]
+    results = [_row(labels[i], ready[i], finals[i], times[i], cpu[i], stages[i], tiles[i], per_photo[i],
+                    per_photo_cpu[i]) for i in range(len(ours))]
     for i, run in enumerate(runs, start=len(ours)):
         row = run.result(ready[i], finals[i], times[i], cpu[i])
-        row["per_photo_ms"] = {str(k): stats.median(v) for k, v in sorted(per_photo[i].items())}
+        row.update(_per_photo(per_photo[i], per_photo_cpu[i]))
         row["task"] = task
         results.append(row)
     compare(results)

@@ -1,0 +1,87 @@
+"""Whole-call benchmark: the stage table, the exclusive stage clock, and one real run (the zoo's
+FSRCNN on real photos through the runtime, OpenCV as the peer when installed)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edgephoto.bench.report import render_markdown, stage_rows, validate
+from edgephoto.bench.runner import BenchSettings
+from edgephoto.bench.stages import STAGES, StageClock
+from edgephoto.bench.whole_call import benchmark_calls, photo_list
+from edgephoto.runtime.image_io import sample_path
+
+
+@pytest.mark.parametrize("task", sorted(STAGES))
+def test_every_listed_stage_function_exists(task: str) -> None:
+    for module_name, functions in STAGES[task].items():
+        module = importlib.import_module(module_name)
+        for name in functions:
+            assert callable(getattr(module, name, None)), f"{module_name}.{name} is gone: update bench/stages.py"
+
+
+def test_stage_clock_counts_nested_calls_once() -> None:
+    clock = StageClock()
+    inner = clock.wrap("inner", lambda: sum(range(1000)))
+
+    def outer_body() -> int:
+        return inner() + inner()
+
+    outer = clock.wrap("outer", outer_body)
+    start = time.perf_counter()
+    assert outer() == 2 * sum(range(1000))
+    total = time.perf_counter() - start
+    assert clock.calls == {"inner": 2, "outer": 1}
+    parts = clock.split(total)
+    assert set(parts) == {"inner", "outer", "other"} and min(parts.values()) >= 0.0
+    # exclusive: the stages add up to no more than the call they are part of
+    assert parts["inner"] + parts["outer"] <= total * 1e3 + 1e-9
+    clock.reset()
+    assert clock.calls == {} and clock.split(0.0) == {"other": 0.0}
+
+
+@pytest.mark.real
+def test_whole_call_fsrcnn_on_real_photos(zoo_artifacts: Any) -> None:
+    artifact = zoo_artifacts("fsrcnn-x2", ("onnx",))["onnx"].path
+    photos = photo_list(sample_path().parent, 2)
+    kept: dict[tuple[str, int], np.ndarray] = {}
+
+    def keep(label: str, k: int, path: Path) -> None:
+        kept[(label, k)] = np.load(path)
+
+    data = benchmark_calls("upscale", photos, [str(artifact)], BenchSettings(threads=1, warmup=1, runs=2),
+                           backends=["onnxruntime"], peers=[], keep=keep)
+    validate(data)
+    ours = data["results"][0]
+    assert data["mode"] == "call" and ours["mode"] == "call" and ours["backend"]["backend"] == "onnxruntime"
+    assert ours["latency_ms"]["n"] == 4 and set(ours["per_photo_ms"]) == {"0", "1"}
+    assert {"model", "colour in", "post (colour out)", "other"} <= set(ours["stages_ms"]) and ours["tiles"] >= 1
+    assert stage_rows(data)[0][0] == ours["label"]
+    from edgephoto.api import as_rgb
+
+    for k, photo in enumerate(photos):
+        h, w = as_rgb(photo).shape[:2]
+        assert kept[(ours["label"], k)].shape == (2 * h, 2 * w, 3)
+    statuses = {s["peer"]: s for s in data["peers"]}
+    assert statuses["tensorflow"]["status"] == "not measured"  # it times model runs only
+    if importlib.util.find_spec("cv2") is None:
+        assert "pip install opencv-contrib-python" in statuses["opencv"]["message"]
+        assert len(data["results"]) == 1
+    else:
+        peer = data["results"][1]
+        assert peer["peer"] == "opencv" and peer["latency_ms"]["n"] == 4
+        assert set(ours["vs_peers"]) == {peer["label"]}
+        assert ours["vs_peers"][peer["label"]]["speedup_median"] == pytest.approx(
+            peer["latency_ms"]["median"] / ours["latency_ms"]["median"])
+        for k in range(len(photos)):  # the same upscale: OpenCV's output agrees closely with ours
+            from edgephoto.metrics import psnr
+
+            assert psnr(kept[(peer["label"], k)], kept[(ours["label"], k)]) > 35
+    assert "## Stages of the whole call" in render_markdown(data)
