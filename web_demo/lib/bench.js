@@ -70,7 +70,7 @@ function machine(runtime) {
     platform: { system: "browser", release: navigator.userAgent, machine: ua && ua.platform ? ua.platform : navigator.platform,
       python: null, libc: null, mobile: ua ? ua.mobile : /Mobi/.test(navigator.userAgent) },
     cpu: { arch: null, cores: navigator.hardwareConcurrency || null, usable_cores: navigator.hardwareConcurrency || null,
-      model: `browser ${ua && ua.brands ? ua.brands.map((b) => `${b.brand} ${b.version}`).join(", ") : navigator.userAgent}` },
+      model: `browser ${ua && ua.brands ? ua.brands.filter((b) => !/Not.?A.?Brand/i.test(b.brand)).map((b) => `${b.brand} ${b.version}`).join(", ") : navigator.userAgent}` },
     engines: { "onnxruntime-web": { engine: "onnxruntime-web", version: runtime.version, usable: true, installed: true,
       devices: { [runtime.provider === "wasm" ? "cpu" : "gpu"]: runtime.provider }, threads: runtime.threads,
       cross_origin_isolated: Boolean(globalThis.crossOriginIsolated), note: runtime.note } },
