@@ -4,7 +4,8 @@
 
 Same weights (FSRCNN_x{2,3,4}.pb from the shared weights), one thread everywhere, whole call
 photo in -> photo out: OpenCV's `DnnSuperResImpl.upsample` (BGR uint8 in and out: it converts
-to YCrCb, runs the net on Y, resizes CrCb bicubically) against `upscale()` on the artifacts
+to YCrCb, runs the net on Y, resizes CrCb bicubically; edgephoto.bench's `opencv` peer, a child
+process timing its own call) against `upscale()` on the artifacts
 `edgephoto convert` builds (onnx/onnxruntime, openvino/openvino, tflite/litert). Runs are
 interleaved (every contender once per round, order rotating) and medians are reported.
 
@@ -80,20 +81,41 @@ def images(scale: int, quick: bool) -> list[dict[str, Any]]:
 
 
 class OpenCV:
+    """OpenCV dnn_superres through edgephoto.bench's `opencv` peer: a child process given the LR
+    images once, timing its own `upsample` call per image index (RGB<->BGR copies included)."""
+
     name = "opencv"
 
-    def __init__(self, scale: int) -> None:
-        import cv2
+    def __init__(self, scale: int, images: list[np.ndarray], work: Path, memory_limit: int | None = None) -> None:
+        from edgephoto.bench.peer_runs import PeerRun, write_inputs
+        from edgephoto.bench.peers import PEERS
 
-        cv2.setNumThreads(1)
-        self.cv2 = cv2
-        self.impl = cv2.dnn_superres.DnnSuperResImpl_create()
-        self.impl.readModel(str(WEIGHTS / "upscale" / f"FSRCNN_x{scale}.pb"))
-        self.impl.setModel("fsrcnn", scale)
+        peer = PEERS.get("opencv")
+        why = peer.missing()
+        if why:
+            raise SystemExit(why)
+        self.work = work / "opencv-peer"
+        run = PeerRun(peer, f"fsrcnn-x{scale}", "call", write_inputs(images, self.work, f"lr-x{scale}"),
+                      threads=1, warmup=0)
+        self.worker = run.worker(memory_limit)
+        self.facts = self.worker.receive("ready")["backend"]
 
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        # RGB<->BGR views cost a copy each way; inside the timing, as a caller holding RGB pays it
-        return self.impl.upsample(np.ascontiguousarray(rgb[..., ::-1]))[..., ::-1]
+    def time(self, k: int) -> tuple[float, float]:
+        """(wall s, CPU s) of one timed call on image k."""
+        wall, cpu = self.worker.ask(f"run {k}", "ms")
+        return float(wall) / 1e3, float(cpu) / 1e3
+
+    def output(self, k: int) -> np.ndarray:
+        path = self.work / "opencv-out.npy"
+        self.worker.ask(f"keep {k} {path}", "kept")
+        out = np.load(path)
+        path.unlink()
+        return out
+
+    def close(self) -> dict[str, Any]:
+        done = dict(self.worker.ask("stop", "done"))
+        self.worker.stop()
+        return done
 
 
 class Edgephoto:
@@ -115,37 +137,19 @@ OPENCV_MEMORY_LIMIT = 14 << 30  # address space for OpenCV's 12 MP child: its wh
 # took 22 GB here and the kernel's OOM killer ended the benchmark on this 24 GB machine
 
 
-def opencv_child(scale: int, lr_path: str, out_path: str) -> None:
-    """One timed OpenCV call in a child process under OPENCV_MEMORY_LIMIT (peak RSS reported)."""
-    lr = np.load(lr_path)
-    impl = OpenCV(scale)
-    started, cpu_started = time.perf_counter(), time.process_time()
-    out = impl(lr)
-    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    np.save(out_path, out)
-    print(json.dumps({"ms": 1e3 * wall, "cpu_ms": 1e3 * cpu,
-                      "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
-
-
 def opencv_isolated(scale: int, lr: np.ndarray, work: Path) -> tuple[dict[str, Any], np.ndarray | None]:
-    """(timings or the failure, output or None) of OpenCV on a photo too big to share a process."""
-    lr_path, out_path = work / "opencv-lr.npy", work / "opencv-out.npy"
-    np.save(lr_path, lr)
+    """(timings or the failure, output or None) of OpenCV on a photo too big to share a process:
+    a peer child of its own under OPENCV_MEMORY_LIMIT, one timed call."""
+    from edgephoto.errors import EdgePhotoError
 
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (OPENCV_MEMORY_LIMIT, OPENCV_MEMORY_LIMIT))
-
-    done = subprocess.run([sys.executable, __file__, "--opencv-child", str(scale), str(lr_path), str(out_path)],
-                          capture_output=True, text=True, preexec_fn=limit)
-    lr_path.unlink()
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        return {"failed": f"exit {done.returncode} under a {OPENCV_MEMORY_LIMIT >> 30} GB address-space "
-                          f"limit: {last[:200]}"}, None
-    timing = json.loads(done.stdout.strip().splitlines()[-1])
-    out = np.load(out_path)
-    out_path.unlink()
-    return timing, out
+    try:
+        peer = OpenCV(scale, [lr], work, OPENCV_MEMORY_LIMIT)
+        wall, cpu = peer.time(0)
+        out = peer.output(0)
+        done = peer.close()
+    except EdgePhotoError as exc:
+        return {"failed": f"under a {OPENCV_MEMORY_LIMIT >> 30} GB address-space limit: {str(exc)[:200]}"}, None
+    return {"ms": 1e3 * wall, "cpu_ms": 1e3 * cpu, "peak_rss_bytes": int(done["peak_rss_mb"] * 2**20)}, out
 
 
 def bench_scale(scale: int, engines: dict[str, str], work: Path, runs: int, quick: bool) -> list[dict[str, Any]]:
@@ -154,10 +158,13 @@ def bench_scale(scale: int, engines: dict[str, str], work: Path, runs: int, quic
     from edgephoto.runtime.tasks.upscale import plan
 
     found = artifacts(scale, list(engines.values()), work)
-    contenders: list[Any] = [OpenCV(scale)] + [Edgephoto(b, found[t]) for b, t in engines.items()]
-    facts = ModelFacts.load(contenders[1].manifest) if len(contenders) > 1 else None
+    contenders: list[Any] = [Edgephoto(b, found[t]) for b, t in engines.items()]
+    facts = ModelFacts.load(contenders[0].manifest) if contenders else None
+    listed = images(scale, quick)
+    small = [image for image in listed if image["lr"].shape[0] * image["lr"].shape[1] <= 4_000_000]
+    opencv = OpenCV(scale, [image["lr"] for image in small], work)
     rows = []
-    for image in images(scale, quick):
+    for image in listed:
         lr, hr = image["lr"], image["hr"]
         tile, _ = plan(facts, *lr.shape[:2], batch=1, budget_bytes=None, overlap=24) if facts else ((0, 0), 0)
         row: dict[str, Any] = {"scale": scale, "group": image["group"], "image": image["name"],
@@ -169,7 +176,7 @@ def bench_scale(scale: int, engines: dict[str, str], work: Path, runs: int, quic
             timing, reference = opencv_isolated(scale, lr, work)
             row["opencv_child"] = timing
             row["ms"]["opencv"], row["cpu_ms"]["opencv"] = timing.get("ms"), timing.get("cpu_ms")
-            for c in contenders[1:]:
+            for c in contenders:
                 started, cpu_started = time.perf_counter(), time.process_time()
                 out = c(lr)
                 row["ms"][c.name] = 1e3 * (time.perf_counter() - started)
@@ -179,16 +186,25 @@ def bench_scale(scale: int, engines: dict[str, str], work: Path, runs: int, quic
             del reference
         else:
             row["rounds"] = runs
+            k = next(i for i, other in enumerate(small) if other is image)
             outputs = {c.name: c(lr) for c in contenders}  # warm-up (and outputs)
-            times: dict[str, list[float]] = {c.name: [] for c in contenders}
-            cpu: dict[str, list[float]] = {c.name: [] for c in contenders}
+            outputs["opencv"] = opencv.output(k)  # its warm-up (and output)
+            everyone = ["opencv", *(c.name for c in contenders)]
+            times: dict[str, list[float]] = {name: [] for name in everyone}
+            cpu: dict[str, list[float]] = {name: [] for name in everyone}
+            by_name = {c.name: c for c in contenders}
             for r in range(runs):
-                for c in contenders[r % len(contenders):] + contenders[: r % len(contenders)]:
+                for name in everyone[r % len(everyone):] + everyone[: r % len(everyone)]:
+                    if name == "opencv":  # timed by the peer child around its own call
+                        wall, cpu_s = opencv.time(k)
+                        times[name].append(wall)
+                        cpu[name].append(cpu_s)
+                        continue
                     started, cpu_started = time.perf_counter(), time.process_time()
-                    outputs[c.name] = c(lr)
-                    times[c.name].append(time.perf_counter() - started)
-                    cpu[c.name].append(time.process_time() - cpu_started)
-            for c in contenders:
+                    outputs[name] = by_name[name](lr)
+                    times[name].append(time.perf_counter() - started)
+                    cpu[name].append(time.process_time() - cpu_started)
+            for c in [opencv, *contenders]:
                 row["ms"][c.name] = 1e3 * float(np.median(times[c.name]))
                 row["cpu_ms"][c.name] = 1e3 * float(np.median(cpu[c.name]))
                 if hr is not None:
@@ -198,6 +214,7 @@ def bench_scale(scale: int, engines: dict[str, str], work: Path, runs: int, quic
             del outputs
         rows.append(row)
         print(json.dumps({k: row[k] for k in ("scale", "group", "image", "ms", "cpu_ms")}), file=sys.stderr, flush=True)
+    opencv.close()
     return rows
 
 
@@ -280,9 +297,6 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--opencv-child":
-        opencv_child(int(sys.argv[2]), sys.argv[3], sys.argv[4])
-        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 rounds, no 12 MP photo")
     parser.add_argument("--runs", type=int, default=None, help="interleaved rounds (default 7, quick 3)")
@@ -300,8 +314,6 @@ def main() -> None:
         if unknown:
             parser.error(f"unknown engine {unknown[0]!r}; valid: {', '.join(ENGINES)}")
         engines = {e: t for e, t in engines.items() if e in wanted}
-    import cv2
-
     load_start = os.getloadavg()
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown")
@@ -313,11 +325,17 @@ def main() -> None:
             "host": {"cpu": cpu, "affinity": sorted(os.sched_getaffinity(0)),
                      "loadavg_start": [round(v, 2) for v in load_start],
                      "loadavg_end": [round(v, 2) for v in os.getloadavg()]},
-            "opencv_version": cv2.__version__, "threads": 1, "runs": runs, "quick": args.quick,
+            "opencv_version": opencv_version(), "threads": 1, "runs": runs, "quick": args.quick,
             "engines": list(engines), "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "summary": summarize(rows), "rows": rows,
         }
         write(Path(args.out), data)
+
+
+def opencv_version() -> str:
+    import importlib.metadata
+
+    return importlib.metadata.version("opencv-contrib-python")
 
 
 def write(out: Path, data: dict[str, Any]) -> None:

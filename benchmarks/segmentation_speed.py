@@ -18,8 +18,8 @@ nearest (photos 52, 69 and 110 have flawed masks: also reported without them).
 
     .venv/bin/python benchmarks/segmentation_speed.py [--limit N] [--repeats 5]
 
-The peer venv is made once: python -m venv .cache/peer-mediapipe &&
-.cache/peer-mediapipe/bin/pip install mediapipe==0.10.21
+The peer is edgephoto.bench's `mediapipe` peer; its venv is made once: python -m venv
+.cache/peer-mediapipe && .cache/peer-mediapipe/bin/pip install mediapipe==0.10.21
 Writes benchmarks/results/segmentation_speed.{json,md}.
 """
 
@@ -35,8 +35,6 @@ import importlib.util  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -48,65 +46,38 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 PORTRAITS = ROOT.parent / "shared" / "data" / "portraits"
 RESULTS = ROOT / "benchmarks" / "results"
-PEER_PYTHON = ROOT / ".cache" / "peer-mediapipe" / "bin" / "python"
 FLAWED = {52, 69, 110}  # ../shared/data/README.md
 ENGINES = {"onnxruntime": ("onnxruntime", "onnx"), "litert": ("ai_edge_litert", "tflite"),
            "openvino": ("openvino", "openvino")}  # backend: (module that proves it installed, target)
 
 
-# ---- peer: runs inside the MediaPipe venv (numpy + mediapipe only, no edgephoto) -------------
-
-def peer_main() -> None:
-    """Answer one JSON line per request {"photo": .npy, "mask": .npy or null} with the call's time."""
-    import mediapipe as mp
-    from mediapipe.tasks.python import BaseOptions, vision
-
-    model = Path(mp.__file__).parent / "modules" / "selfie_segmentation" / "selfie_segmentation.tflite"
-    options = vision.ImageSegmenterOptions(base_options=BaseOptions(model_asset_path=str(model)),
-                                           running_mode=vision.RunningMode.IMAGE,
-                                           output_confidence_masks=True, output_category_mask=False)
-    segmenter = vision.ImageSegmenter.create_from_options(options)
-    print(json.dumps({"ready": True, "mediapipe": mp.__version__, "model": str(model)}), flush=True)
-    for line in sys.stdin:
-        request = json.loads(line)
-        rgb = np.load(request["photo"])
-        started, cpu = time.perf_counter(), time.process_time()
-        result = segmenter.segment(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
-        mask = result.confidence_masks[0].numpy_view()
-        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
-        if request.get("mask"):
-            np.save(request["mask"], np.asarray(mask, np.float32))
-        print(json.dumps({"ms": seconds * 1e3, "cpu_ms": cpu_seconds * 1e3}), flush=True)
-
+# ---- peer: MediaPipe through the bench package (bench/peers.py, its own venv) ---------------
 
 class Peer:
-    """The MediaPipe child process: started once, asked per photo over a pipe."""
+    """The MediaPipe peer's child process (bench/peer_child.py in .cache/peer-mediapipe), given
+    every photo once at start and asked per photo index; it times its own call."""
 
-    def __init__(self) -> None:
-        if not PEER_PYTHON.is_file():
-            raise SystemExit(f"no MediaPipe venv at {PEER_PYTHON.parent.parent}: see this script's docstring")
-        self.process = subprocess.Popen([str(PEER_PYTHON), __file__, "--peer"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.facts = self._read()
+    def __init__(self, photos: list[np.ndarray], folder: Path) -> None:
+        from edgephoto.bench.peer_runs import PeerRun, write_inputs
+        from edgephoto.bench.peers import PEERS
 
-    def _read(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            raise SystemExit("the MediaPipe child exited (run it with --peer to see why)")
-        return dict(json.loads(line))
+        peer = PEERS.get("mediapipe")
+        why = peer.missing()
+        if why:
+            raise SystemExit(why)
+        run = PeerRun(peer, "selfie", "call", write_inputs(photos, folder, "photo"), threads=1, warmup=0)
+        self.worker = run.worker()
+        self.facts = dict(self.worker.receive("ready")["backend"])
 
-    def __call__(self, photo: Path, mask: Path | None) -> tuple[float, float]:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"photo": str(photo), "mask": str(mask) if mask else None}) + "\n")
-        self.process.stdin.flush()
-        answer = self._read()
-        return float(answer["ms"]) / 1e3, float(answer["cpu_ms"]) / 1e3
+    def __call__(self, k: int, mask: Path | None) -> tuple[float, float]:
+        if mask is not None:
+            self.worker.ask(f"keep {k} {mask}", "kept")
+        wall, cpu = self.worker.ask(f"run {k}", "ms")
+        return float(wall) / 1e3, float(cpu) / 1e3
 
     def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        self.process.wait(timeout=30)
+        self.worker.ask("stop", "done")
+        self.worker.stop()
 
 
 # ---- edgephoto -------------------------------------------------------------------------------
@@ -185,10 +156,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     loaded = {name: load_artifact(artifact(args.artifacts, ENGINES[name][1]), backend=name, threads=1)
               for name in engines}
     facts = {name: ModelFacts.load(manifest) for name, (_, manifest) in loaded.items()}
-    peer = Peer()
     work = Path(tempfile.mkdtemp(prefix="segspeed-"))
     count = 150 if args.limit is None else max(1, min(args.limit, 150))
     ids = sorted({int(round(v)) for v in np.linspace(1, 150, count)})  # a subset spans every size
+    photos = {i: read_photo(PORTRAITS / "images" / f"{i}.jpg").rgb for i in ids}
+    peer = Peer([photos[i] for i in ids], work)
+    index = {i: k for k, i in enumerate(ids)}
+    current = {"photo": ids[0]}
     times: dict[str, dict[int, list[float]]] = {}
     stage_times: dict[str, dict[str, list[float]]] = {e: {} for e in engines}
     quality: dict[str, dict[int, dict[str, float]]] = {}
@@ -198,7 +172,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     Call = Callable[[np.ndarray, Path, bool], tuple[float, float, np.ndarray | None]]
 
     def mediapipe(rgb: np.ndarray, npy: Path, keep: bool) -> tuple[float, float, np.ndarray | None]:
-        seconds, cpu_seconds = peer(npy, work / "mp.npy" if keep else None)  # timed by the child
+        seconds, cpu_seconds = peer(index[current["photo"]], work / "mp.npy" if keep else None)  # timed by the child
         return seconds, cpu_seconds, np.load(work / "mp.npy") if keep else None
 
     def edgephoto(run: Callable[..., np.ndarray], backend: Any, facts: ModelFacts) -> Call:
@@ -226,7 +200,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     (f"stages:{name}", stages(backend, facts[name], name))]
     started = time.perf_counter()
     for count, i in enumerate(ids):
-        rgb = read_photo(PORTRAITS / "images" / f"{i}.jpg").rgb
+        rgb, current["photo"] = photos[i], i
         sizes[i] = [int(rgb.shape[0]), int(rgb.shape[1])]
         truth = Image.open(PORTRAITS / "masks" / f"{i}.png").convert("L")
         truth_mask = np.asarray(truth.resize((rgb.shape[1], rgb.shape[0]), Image.Resampling.NEAREST)) > 127
@@ -312,7 +286,7 @@ def render(report: dict[str, Any]) -> str:
     n = len(report["photos"])
     lines = ["# Person segmentation: whole call per photo vs MediaPipe", "",
              f"Machine: {report['machine']}; {n} portraits, {report['repeats']} interleaved rounds; "
-             f"MediaPipe {report['peer'].get('mediapipe')} ImageSegmenter (selfie, its own wheel's model). "
+             f"MediaPipe {report['peer'].get('version')} ImageSegmenter (selfie, its own wheel's model). "
              "Numbers from `segmentation_speed.json`.", "", report["protocol"] + ".", "",
              "| runner | ms/photo (median) | mean | p90 | edgephoto / MediaPipe (medians) | median of per-photo "
              "ratios | ratio of means | CPU ms (median) | CPU ratio | IoU | IoU without 52, 69, 110 | median IoU "
@@ -349,11 +323,7 @@ def main() -> None:
     parser.add_argument("--cpu", type=int, default=0, help="the one core everything is pinned to")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--progress", action="store_true")
-    parser.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.peer:
-        peer_main()
-        return
     unknown = sorted(set(args.engines.split(",")) - set(ENGINES))
     if unknown:
         raise SystemExit(f"unknown engine(s) {unknown}; choose from {sorted(ENGINES)}")

@@ -9,8 +9,9 @@ engine thread. Rows:
   person mask    segment() defaults (backend auto, and each engine) vs MediaPipe 0.10.21 selfie,
                  the shared portraits 1-150; IoU at full size (mask > 0.5) vs the masks
   FSRCNN x2/3/4  upscale() (auto, each engine) vs OpenCV dnn_superres: Set5 LR (bicubic /s of
-                 the crop, PSNR-Y vs HR shaved by s), Set14-size 500x333 and Urban100-size
-                 1000x700 LR made from real photos (PSNR vs OpenCV's output)
+                 the crop, PSNR-Y vs HR shaved by s), Set14-size (HR 500x333) and Urban100-size
+                 (HR 1000x700) LR, i.e. those sizes / s, made from real photos (PSNR vs OpenCV's
+                 output); benchmarks/fsrcnn_speed.py covers fixed LR sizes up to 12 MP
   ESRGAN x4      slim and thick, fp32 and int8 artifacts per engine, one 128-px tile, vs
                  TensorFlow fp32 on the source model; an int8 the accuracy guard refuses is
                  reported with the guard's message (not bypassed)
@@ -97,9 +98,10 @@ def sr_images(scale: int, folder: Path) -> dict[str, Any]:
         hr = hr.crop((0, 0, hr.width - hr.width % scale, hr.height - hr.height % scale))
         hr.resize((hr.width // scale, hr.height // scale), Image.Resampling.BICUBIC).save(folder / f"set5-{path.stem}.png")
         info[f"set5-{path.stem}"] = ("set5", np.asarray(hr))
-    for name, source, size in (("set14-size", SAMPLES / "coffee.jpg", (500, 333)),
-                               ("urban100-size", PORTRAITS / "images" / "79.jpg", (1000, 700))):
-        Image.open(source).convert("RGB").resize(size, Image.Resampling.BICUBIC).save(folder / f"{name}.png")
+    for name, source, (w, h) in (("set14-size", SAMPLES / "coffee.jpg", (500, 333)),
+                                 ("urban100-size", PORTRAITS / "images" / "79.jpg", (1000, 700))):
+        lr = Image.open(source).convert("RGB").resize((w // scale, h // scale), Image.Resampling.BICUBIC)
+        lr.save(folder / f"{name}.png")
         info[name] = (name, None)
     return info
 

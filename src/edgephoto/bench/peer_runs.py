@@ -55,8 +55,8 @@ class PeerRun:
                          "scale": get_model(model).scale, "threads": threads, "warmup": warmup,
                          "inputs": [str(p) for p in inputs]}
 
-    def worker(self) -> Worker:
-        return Worker(self.label, peer_command(self.peer, self.settings))
+    def worker(self, memory_limit: int | None = None) -> Worker:
+        return Worker(self.label, peer_command(self.peer, self.settings), memory_limit=memory_limit)
 
     def result(self, ready: dict[str, Any], final: dict[str, Any], times: list[float],
                cpu_times: list[float]) -> dict[str, Any]:

@@ -32,11 +32,22 @@ def rebuild(kind: str, message: str) -> EdgePhotoError:
 class Worker:
     """One child process (a fresh interpreter: a real cold start), named `label` in errors."""
 
-    def __init__(self, label: str, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, label: str, argv: Sequence[str], env: dict[str, str] | None = None, *,
+                 memory_limit: int | None = None) -> None:
+        """`memory_limit`: the child's address-space limit in bytes (RLIMIT_AS; POSIX only), so a
+        tool that grabs more memory than the machine has fails alone instead of waking the OOM killer."""
         self.label = label
         self.log = tempfile.TemporaryFile(mode="w+")  # engine chatter; its tail explains a crash
+
+        def limit() -> None:
+            import resource
+
+            assert memory_limit is not None
+            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
         self.process = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.log, text=True, bufsize=1, env=env)
+                                        stderr=self.log, text=True, bufsize=1, env=env,
+                                        preexec_fn=limit if memory_limit else None)
 
     def send(self, command: str) -> None:
         assert self.process.stdin is not None
