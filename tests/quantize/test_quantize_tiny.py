@@ -175,6 +175,17 @@ def test_tflite_int8_is_full_integer(tiny, tmp_path, precision):
     else:
         assert io_dtype == np.int8 and interpreter.get_output_details()[0]["dtype"] == np.int8
         assert "QUANTIZE" not in kinds and "DEQUANTIZE" not in kinds
+    # the runtime backend's TensorInfo is where the rest of edgephoto reads integer I/O facts
+    from edgephoto.runtime.backends.base import load_backend
+
+    engine = load_backend("litert", out, device="cpu")
+    for info, detail in ((engine.inputs()[0], interpreter.get_input_details()[0]),
+                         (engine.outputs()[0], interpreter.get_output_details()[0])):
+        if precision == "int8":
+            assert info.quantization is None
+        else:
+            scale, zero = detail["quantization"]
+            assert scale > 0 and info.quantization == (pytest.approx(scale), zero)
 
 
 def _coreml_package(tmp_path: Path, channels: int) -> Path:

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from edgephoto import metrics
+from edgephoto.runtime.image_io import sample_path
 from edgephoto.runtime.photo.colour import rgb_to_ycbcr, ycbcr_to_rgb
 from edgephoto.runtime.refine import box_mean, guided_filter, guided_upsample, resize
 from edgephoto.runtime.tasks import TASKS
@@ -19,7 +20,6 @@ from edgephoto.runtime.tasks.upscale import upscale
 from edgephoto.runtime.tiling import crop
 from shared_dir import DATA
 
-SAMPLES = Path(__file__).resolve().parents[2] / "src" / "edgephoto" / "data"
 RNG = np.random.default_rng(3)
 
 
@@ -216,7 +216,7 @@ def _litert(path: Path) -> Any:
 
 @pytest.mark.real
 def test_blazeface_and_facemesh_on_the_astronaut(zoo_weights: Any) -> None:
-    rgb = np.asarray(Image.open(SAMPLES / "astronaut.jpg").convert("RGB"))
+    rgb = np.asarray(Image.open(sample_path("astronaut")).convert("RGB"))
     spec, root = zoo_weights("blazeface")
     faces = TASKS.get("face_detection").run(_litert(root / spec.files[0].path), spec, rgb)
     assert len(faces) == 1 and faces[0].score > 0.8
@@ -256,9 +256,10 @@ def test_fastdepth_tiles_align_to_the_global_pass(zoo_weights: Any) -> None:
     disparity = np.load(data / "motorcycle_disp.npz")["arr_0"]
     spec, root = zoo_weights("fastdepth")
     backend = _litert(root / spec.files[0].path)
-    facts = spec.to_dict()
-    scale, zero = backend.interpreter.get_output_details()[0]["quantization"]  # what the manifest carries
-    facts["outputs"][0]["quantization"] = {"scale": scale, "zero_point": zero}
+    facts = spec.to_dict()  # no quantization in these facts: the engine's TensorInfo carries it
+    assert facts["outputs"][0].get("quantization") is None
+    scale, zero = backend.interpreter.get_output_details()[0]["quantization"]
+    assert backend.outputs()[0].quantization == (pytest.approx(scale), zero)
     result = TASKS.get("depth").run(backend, facts, rgb, detail=2.0)
     assert result.depth.shape == rgb.shape[:2] and len(result.tiles) > 4
     assert 0.5 < float(np.median(result.depth)) < 10  # metres, not raw uint8 codes

@@ -25,6 +25,7 @@ from edgephoto.convert.targets import TargetInfo, check_precision
 from edgephoto.errors import EdgePhotoError, OutputError
 from edgephoto.files import install_dir
 from edgephoto.manifest import file_entries, write_manifest
+from edgephoto.runtime.backends.base import BACKENDS, load_backend
 from edgephoto.version import __version__
 from edgephoto.zoo.spec import ModelSpec, TensorSpec
 
@@ -83,21 +84,22 @@ def metadata_for(spec: ModelSpec, target: str, precision: str) -> dict[str, str]
 
 
 def integer_quantization(spec: ModelSpec, source: Path) -> dict[str, dict[str, float]]:
-    """Scale/zero-point of integer tensors, read from a TFLite source (never hard-coded)."""
+    """Scale/zero-point of integer tensors, as the engine reports them for a TFLite source (never
+    hard-coded): the runtime backend's TensorInfo is the one reader of these facts."""
     integer = [t for t in (*spec.inputs, *spec.outputs) if np.dtype(t.dtype).kind in "iu"]
     if not integer or spec.source_format != "tflite":
         return {}
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(source))
-    details = {
-        **dict(zip([t.name for t in spec.inputs], interpreter.get_input_details(), strict=False)),
-        **dict(zip([t.name for t in spec.outputs], interpreter.get_output_details(), strict=False)),
-    }
+    engine = load_backend("litert", source, device="cpu")
+    try:
+        actual = {
+            **dict(zip([t.name for t in spec.inputs], engine.inputs(), strict=False)),
+            **dict(zip([t.name for t in spec.outputs], engine.outputs(), strict=False)),
+        }
+    finally:
+        engine.close()
     return {
-        t.name: {"scale": float(details[t.name]["quantization"][0]),
-                 "zero_point": int(details[t.name]["quantization"][1])}
-        for t in integer if t.name in details
+        t.name: {"scale": quant[0], "zero_point": quant[1]}
+        for t in integer if t.name in actual and (quant := actual[t.name].quantization) is not None
     }
 
 
@@ -200,12 +202,8 @@ def _run_parity(work: _ModelWork, target: TargetInfo, artifact: Path) -> dict[st
             numbers["converter_input"] = {"format": feeder, **_numeric_parity(work, feeder)}
             parity.gate(spec, f"{target.name} (its {feeder} input)", numbers["converter_input"])
         return numbers
-    from edgephoto.runtime.backends.base import load_backend
-
     source_run = graph.source_runner(work.paths[spec.source_format], spec.source_format,
                                      work.context("parity", {}))
-    from edgephoto.runtime.backends import BACKENDS
-
     exact = dict(BACKENDS.get(target.parity_backend).exact_options)  # the artifact, not a bf16 hint
     backend = load_backend(target.parity_backend, artifact, device="cpu", **exact)
     try:

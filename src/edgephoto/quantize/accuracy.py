@@ -23,6 +23,7 @@ import numpy as np
 from edgephoto import metrics
 from edgephoto.errors import AccuracyDropError
 from edgephoto.quantize.calibration import Sample
+from edgephoto.runtime.tasks.common import TensorFacts
 from edgephoto.tasks import GENERIC_LIMIT, TASKS, Limit
 from edgephoto.zoo.spec import ModelSpec
 
@@ -46,21 +47,18 @@ def open_runner(backend: str, path: Path, spec: ModelSpec, *, threads: int = 1) 
     wanted = spec.outputs[0].name
     out_name = wanted if wanted in out_names else out_names[0]
 
-    io = None
-    if backend == "litert" and np.dtype(engine.inputs()[0].dtype).kind in "iu" and spec.inputs[0].dtype == "float32":
-        from edgephoto.quantize.tflite_io import io_params
-
-        io = io_params(path)  # integer I/O: quantize the feed, dequantize the result
-    in_dtype = np.dtype(engine.inputs()[0].dtype)
+    # integer I/O (an int8 .tflite): the engine's own scale/zero-point map the float feed in and out
+    engine_in = engine.inputs()[0]
+    engine_out = next(t for t in engine.outputs() if t.name == out_name)
+    integer_io = engine_in.quantization is not None and spec.inputs[0].dtype == "float32"
+    into = TensorFacts(engine_in.name, engine_in.shape, engine_in.dtype, quantization=engine_in.quantization)
+    out_of = TensorFacts(engine_out.name, engine_out.shape, engine_out.dtype, quantization=engine_out.quantization)
 
     def run(feed: dict[str, np.ndarray]) -> np.ndarray:
         value = next(iter(feed.values()))
-        if io is not None:
-            (in_scale, in_zero), (out_scale, out_zero) = io
-            limits = np.iinfo(in_dtype)
-            value = np.clip(np.rint(value / in_scale + in_zero), limits.min, limits.max).astype(in_dtype)
-            result = engine.run({in_name: value})[out_name]
-            return (result.astype(np.float32) - out_zero) * out_scale
+        if integer_io:
+            value = into.quantize(value, engine_in.dtype)
+            return out_of.dequantize(engine.run({in_name: value})[out_name])
         return np.asarray(engine.run({in_name: value})[out_name])
 
     return run, engine.close

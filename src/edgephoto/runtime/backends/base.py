@@ -54,6 +54,9 @@ class TensorInfo:
     name: str
     shape: tuple[int | None, ...]  # None: any size on that axis
     dtype: str  # numpy dtype name
+    # (scale, zero_point) of an integer tensor as the engine reports it: real = (q - zero) * scale.
+    # The one place these are read from an artifact; the manifest records what this gave.
+    quantization: tuple[float, int] | None = None
 
 
 class Backend(abc.ABC):

@@ -170,7 +170,11 @@ class LiteRTBackend(Backend):
 def _tensor(detail: dict[str, Any]) -> TensorInfo:
     signature = detail.get("shape_signature", detail["shape"])
     shape = tuple(int(d) if d >= 0 else None for d in signature)
-    return TensorInfo(detail["name"], shape, np.dtype(detail["dtype"]).name)
+    dtype = np.dtype(detail["dtype"])
+    scale, zero = detail.get("quantization", (0.0, 0))
+    quantized = dtype.kind in "iu" and scale != 0.0  # LiteRT gives (0.0, 0) for unquantized tensors
+    return TensorInfo(detail["name"], shape, dtype.name,
+                      quantization=(float(scale), int(zero)) if quantized else None)
 
 
 def probe() -> dict[str, Any]:

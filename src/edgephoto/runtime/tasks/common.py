@@ -9,7 +9,7 @@ hiding layout, dtype, quantization and fixed batch sizes from the task code.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -184,7 +184,9 @@ def run_model(backend: Backend, facts: ModelFacts, pixels: np.ndarray) -> list[n
     if engine is None and len(engine_inputs) == 1:  # raw weights whose tensor names the spec renamed
         engine = engine_inputs[0]
     if engine is not None and np.dtype(engine.dtype).kind in "iu" and np.dtype(spec.dtype).kind == "f":
-        feed = spec.quantize(norm.apply(pixels, "float32"), engine.dtype)
+        # the engine's own scale/zero-point first (TensorInfo), the manifest's record otherwise
+        into = replace(spec, quantization=engine.quantization or spec.quantization)
+        feed = into.quantize(norm.apply(pixels, "float32"), engine.dtype)
     elif spec.source_dtype is not None:  # dequantized graph: float32 holding the integer codes
         feed = norm.apply(pixels, spec.source_dtype).astype(np.float32)
     else:
@@ -192,6 +194,13 @@ def run_model(backend: Backend, facts: ModelFacts, pixels: np.ndarray) -> list[n
     feed_name = engine.name if engine is not None else spec.name
     fixed = engine.shape[0] if engine is not None and engine.shape else spec.batch
     step = fixed if fixed else len(feed)
+    engine_outputs = backend.outputs()
+    by_name = {t.name: t for t in engine_outputs}
+    out_facts = []
+    for k, tensor in enumerate(facts.outputs):  # matched as _pick matches results: name, else position
+        actual = by_name.get(tensor.name) or (engine_outputs[k] if k < len(engine_outputs) else None)
+        quant = actual.quantization if actual is not None else None
+        out_facts.append(replace(tensor, quantization=quant or tensor.quantization))
     chunks: list[list[np.ndarray]] = []
     for i in range(0, len(feed), step):
         part = feed[i : i + step]
@@ -202,7 +211,7 @@ def run_model(backend: Backend, facts: ModelFacts, pixels: np.ndarray) -> list[n
             part = part.transpose(0, 3, 1, 2)
         result = backend.run({feed_name: np.ascontiguousarray(part)})
         outs = []
-        for k, tensor in enumerate(facts.outputs):
+        for k, tensor in enumerate(out_facts):
             value = tensor.dequantize(_pick(result, tensor.name, k))[:real]
             if tensor.layout == "NCHW" and value.ndim == 4:
                 value = value.transpose(0, 2, 3, 1)
