@@ -48,7 +48,7 @@ class AppResourcesTest {
         val have = defined()
         val missing = mutableListOf<String>()
         for (file in kotlin) {
-            Regex("""\bR\.(string|layout|id|drawable|mipmap|xml|color|dimen|style|menu|raw|array)\.([A-Za-z0-9_]+)""").findAll(file.readText()).forEach {
+            Regex("""(?<![\w.])R\.(string|layout|id|drawable|mipmap|xml|color|dimen|style|menu|raw|array)\.([A-Za-z0-9_]+)""").findAll(file.readText()).forEach {
                 val (type, name) = it.destructured
                 val key = if (type == "style") name.replace('_', '.') else name
                 if (have[type]?.contains(key) != true && have[type]?.contains(name) != true) missing.add("${file.name}: R.$type.$name")
@@ -75,7 +75,7 @@ class AppResourcesTest {
     @Test
     fun everyCoreImportNamesACoreDeclaration() {
         val core = File(Golden.repo, "android_demo/core/src/main/kotlin").walkTopDown().filter { it.extension == "kt" }.joinToString("\n") { it.readText() }
-        val names = Regex("""^(?:data class|enum class|class|interface|object|fun(?: <[^>]+>)?(?: [\w.]+\.)?|val|const val|typealias)\s+(\w+)""", RegexOption.MULTILINE).findAll(core).map { it.groupValues[1] }.toSet()
+        val names = Regex("""^(?:(?:open |abstract |sealed |data |enum )?class|interface|object|fun(?: <[^>]+>)?(?: [\w.]+\.)?|val|const val|typealias)\s+(\w+)""", RegexOption.MULTILINE).findAll(core).map { it.groupValues[1] }.toSet()
         val missing = kotlin.flatMap { f ->
             Regex("""^import edgephoto\.core\.(\w+)""", RegexOption.MULTILINE).findAll(f.readText()).map { it.groupValues[1] }.filter { it !in names }.map { "${f.name}: $it" }.toList()
         }
