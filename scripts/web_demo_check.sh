@@ -17,13 +17,14 @@ mkdir -p "$ART"
 LOG="$(mktemp -d /tmp/web-demo-log.XXXXXX)"
 
 step "convert the artifacts the demo runs (in the background)"
-convert() {  # model: its onnx artifact, unless an intact one is already there
-  if [ -f "$ART/$1/onnx-fp32/manifest.json" ]; then return 0; fi
-  "$ROOT/.venv/bin/edgephoto" convert -m "$1" -t onnx -o "$ART" >"$LOG/convert-$1.log" 2>&1 \
-    || { echo "convert $1 failed:"; tail -20 "$LOG/convert-$1.log"; return 1; }
+convert() {  # model [target]: its artifact, unless an intact one is already there
+  local target="${2:-onnx}"
+  if [ -f "$ART/$1/$target-fp32/manifest.json" ]; then return 0; fi
+  "$ROOT/.venv/bin/edgephoto" convert -m "$1" -t "$target" -o "$ART" >"$LOG/convert-$1-$target.log" 2>&1 \
+    || { echo "convert $1 $target failed:"; tail -20 "$LOG/convert-$1-$target.log"; return 1; }
 }
 # two at a time: conversions are mostly single-threaded; two of them fill the 2 cores
-( convert selfie && convert fsrcnn-x2 ) & PID_A=$!
+( convert selfie && convert selfie tflite && convert fsrcnn-x2 ) & PID_A=$!
 ( convert fastdepth && convert esrgan-slim-x2 ) & PID_B=$!
 
 step "chromium"

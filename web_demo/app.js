@@ -117,6 +117,12 @@ const STEPS = {
     const grey = Uint8Array.from(r.value.data, (v) => Math.round(v * 255));
     return { title: "Person mask", image: { data: grey, width: state.photo.width, height: state.photo.height }, ...r };
   },
+  async mask_litert() {
+    const r = await timedStep("segmentation_litert", (b, f) => segment(b, f, state.photo));
+    state.outputs.mask_litert = r.value.data;
+    const grey = Uint8Array.from(r.value.data, (v) => Math.round(v * 255));
+    return { title: "Person mask, .tflite on LiteRT.js", image: { data: grey, width: state.photo.width, height: state.photo.height }, ...r };
+  },
   async cutout() {
     const r = await maskOf();
     const t0 = performance.now();

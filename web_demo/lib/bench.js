@@ -105,7 +105,7 @@ export async function benchmark(loaded, photo, runtime, { warmup = 5, runs = 30,
   const firstSeen = {};
   const results = loaded.map((b, i) => {
     const m = b.manifest, latency = summarize(samples[i]);
-    const label = `${m.model} ${m.target}-${m.precision} @onnxruntime-web-${runtime.provider}`;
+    const label = `${m.model} ${m.target}-${m.precision} @${b.describe.backend}`;
     const result = {
       label, artifact: b.describe.model, model: m.model, task: m.task, target: m.target, precision: m.precision,
       size_bytes: b.sizeBytes, backend: b.describe, warnings: [],
@@ -116,7 +116,13 @@ export async function benchmark(loaded, photo, runtime, { warmup = 5, runs = 30,
       peak_rss_mb: null, base_rss_mb: null, quality: quality(m), work: null, samples_ms: samples[i], cpu_samples_ms: null,
     };
     const base = firstSeen[m.model] || (firstSeen[m.model] = result);
-    result.vs_baseline = base === result ? null : { latency_median: latency.median / base.latency_ms.median };
+    const ratio = (v, b) => (v !== null && b ? v / b : null); // bench/stats.versus
+    result.vs_baseline = base === result ? null : {
+      baseline: base.label, speedup_median: ratio(base.latency_ms.median, latency.median),
+      median_ratio: ratio(latency.median, base.latency_ms.median), p90_ratio: ratio(latency.p90, base.latency_ms.p90),
+      size_ratio: ratio(result.size_bytes, base.size_bytes), peak_rss_ratio: null,
+      cold_start_ratio: ratio(result.load.cold_start_ms, base.load.cold_start_ms),
+    };
     return result;
   });
   return {

@@ -25,21 +25,25 @@ export async function loadRuntime({ preferWebGPU = true } = {}) {
     note = "no WebGPU adapter: WASM";
   }
   if (!ort) ort = await import(new URL("ort.wasm.min.mjs", VENDOR).href);
-  const threads = globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  const asked = Number(new URLSearchParams(globalThis.location ? location.search : "").get("threads")) || null;
+  const threads = globalThis.crossOriginIsolated ? asked || Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   ort.env.wasm.wasmPaths = VENDOR.href;
   ort.env.wasm.numThreads = threads;
   runtime = { ort, provider, threads, note, version: ort.env.versions ? ort.env.versions.web || ort.env.versions.common : "" };
   return runtime;
 }
 
-/** An artifact directory made by `edgephoto convert` (manifest.json + .onnx) as a backend. */
+/** An artifact directory made by `edgephoto convert` (manifest.json + .onnx, or .tflite for
+ *  LiteRT.js) as a backend. */
 export async function loadArtifact(dirUrl, options = {}) {
-  const { ort, provider, threads } = await loadRuntime(options);
   const base = new URL(dirUrl.endsWith("/") ? dirUrl : `${dirUrl}/`, location.href);
-  const t0 = performance.now();
   const manifest = await (await fetch(new URL("manifest.json", base))).json();
+  const tflite = manifest.files.find((f) => f.path.endsWith(".tflite"));
+  if (tflite) return (await import("./litert.js")).loadTfliteArtifact(base, manifest, tflite);
+  const { ort, provider, threads } = await loadRuntime(options);
+  const t0 = performance.now();
   const file = manifest.files.find((f) => f.path.endsWith(".onnx"));
-  if (!file) throw new Error(`${dirUrl}: no .onnx file in the manifest`);
+  if (!file) throw new Error(`${dirUrl}: no .onnx or .tflite file in the manifest`);
   const bytes = new Uint8Array(await (await fetch(new URL(file.path, base))).arrayBuffer());
   const fetchMs = performance.now() - t0;
   const providers = provider === "wasm" ? ["wasm"] : [provider, "wasm"];

@@ -76,19 +76,22 @@ for (const name of DEVICES) {
     assert(installabilityErrors.length === 0, JSON.stringify(installabilityErrors));
   });
 
-  test(`${name}: depth, mask, cut-out, bokeh, upscale on the Python runtime's pixels match the Python outputs`, async () => {
+  test(`${name}: depth, mask (onnxruntime-web and LiteRT.js), cut-out, bokeh, upscale on the Python runtime's pixels match the Python outputs`, async () => {
     await page.evaluate(([b64, w, h]) => window.edgephotoDemo.setPhotoPixels(b64, w, h), [photoBytes.toString("base64"), W, H]);
     const results = await page.evaluate(() => window.edgephotoDemo.runAll());
     facts.steps = results;
     facts.load = await page.evaluate(() => window.edgephotoDemo.loadTimes());
     const out = async (k) => fromB64(await page.evaluate((n) => window.edgephotoDemo.outputBase64(n), k));
-    const mask = asFloat(await out("mask")), depth = asFloat(await out("depth"));
+    const mask = asFloat(await out("mask")), depth = asFloat(await out("depth")), litert = asFloat(await out("mask_litert"));
     const up = await out("upscale"), tiled = await out("upscale_tiled");
     const rm = refFloat("mask"), rd = refFloat("depth");
+    const rl = refFloat("mask_litert");
     const m = { mask_iou: iou(mask, rm), mask_mean_abs: meanAbs(mask, rm), depth_psnr: psnr(depth, rd, range(rd)),
+      litert_mask_iou: iou(litert, rl), litert_mask_mean_abs: meanAbs(litert, rl),
       upscale_psnr: psnr(up, refBytes("upscale"), 255), upscale_tiled_psnr: psnr(tiled, refBytes("upscale_tiled"), 255) };
     facts.same_pixels = m;
     assert(m.mask_iou >= SAME.iou && m.mask_mean_abs <= SAME.maskMeanAbs, `mask ${JSON.stringify(m)}`);
+    assert(m.litert_mask_iou >= SAME.iou && m.litert_mask_mean_abs <= SAME.maskMeanAbs, `LiteRT.js mask ${JSON.stringify(m)}`);
     assert(m.depth_psnr >= SAME.depthPsnr, `depth PSNR ${m.depth_psnr}`);
     assert(m.upscale_psnr >= SAME.upscalePsnr && m.upscale_tiled_psnr >= SAME.upscalePsnr, `upscale ${JSON.stringify(m)}`);
     await page.screenshot({ path: join(OUT, `${slug}.png`), fullPage: true });
@@ -126,7 +129,7 @@ for (const name of DEVICES) {
       for (const k of keys) assert(k in r, `result lacks ${k}`);
       for (const k of ["n", "min", "median", "mean", "p90", "p99", "max", "stdev"]) assert(k in r.latency_ms, `latency lacks ${k}`);
     }
-    facts.bench = Object.fromEntries(data.results.map((r) => [r.model, { median_ms: r.latency_ms.median, cold_start_ms: r.load.cold_start_ms }]));
+    facts.bench = Object.fromEntries(data.results.map((r) => [r.label, { median_ms: r.latency_ms.median, cold_start_ms: r.load.cold_start_ms }]));
     await page.screenshot({ path: join(OUT, `bench-${slug}.png`), fullPage: true });
     await context.close();
     rmSync(profile, { recursive: true, force: true });

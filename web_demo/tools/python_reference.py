@@ -42,6 +42,7 @@ def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     steps = {
         "mask": ("segmentation", lambda b, f: segment(b, f, rgb)),
+        "mask_litert": ("segmentation_litert", lambda b, f: segment(b, f, rgb)),
         "depth": ("depth", lambda b, f: estimate_depth(b, f, rgb).depth),
         "upscale": ("upscale", lambda b, f: upscale(b, f, centre_crop(rgb, UPSCALE_MAX_PX["upscale"]))),
         "upscale_tiled": ("upscale_tiled", lambda b, f: upscale(b, f, centre_crop(rgb, UPSCALE_MAX_PX["upscale_tiled"]))),
@@ -49,7 +50,9 @@ def main(out: Path) -> None:
     meta: dict[str, Any] = {"photo": {"shape": list(rgb.shape)}, "outputs": {}}
     (out / "photo.bin").write_bytes(np.ascontiguousarray(rgb).tobytes())
     for name, (role, run) in steps.items():
-        backend, manifest = load_artifact(ROOT / index["models"][role], backend="onnxruntime", threads=1)
+        path = ROOT / index["models"][role]
+        engine = "litert" if path.name.startswith("tflite") else "onnxruntime"
+        backend, manifest = load_artifact(path, backend=engine, threads=1)
         facts = ModelFacts.load(manifest)
         t0 = time.perf_counter()
         value = np.asarray(run(backend, facts))

@@ -11,8 +11,14 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const ORT = join(ROOT, "node_modules", "onnxruntime-web", "dist");
 const WASM = ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"];
 const WEBGPU = ["ort.webgpu.min.mjs", "ort-wasm-simd-threaded.asyncify.mjs", "ort-wasm-simd-threaded.asyncify.wasm"];
-// role -> zoo model: what the page runs (the pipeline's defaults, plus a fixed-tile upscaler)
-export const ROLES = { depth: "fastdepth", segmentation: "selfie", upscale: "fsrcnn-x2", upscale_tiled: "esrgan-slim-x2" };
+const LITERT = join(ROOT, "node_modules", "@litertjs");
+const LITERT_FILES = [["core/dist/index.js", "core.js"], ["wasm-utils/dist/index.js", "wasm-utils.js"],
+  ...["litert_wasm_internal", "litert_wasm_threaded_internal", "litert_wasm_compat_internal"]
+    .flatMap((n) => [`${n}.js`, `${n}.wasm`].map((f) => [`core/wasm/${f}`, f]))];
+// role -> [zoo model, target]: what the page runs (the pipeline's defaults, a fixed-tile
+// upscaler, and the selfie model as .tflite for LiteRT.js)
+export const ROLES = { depth: ["fastdepth", "onnx"], segmentation: ["selfie", "onnx"], upscale: ["fsrcnn-x2", "onnx"],
+  upscale_tiled: ["esrgan-slim-x2", "onnx"], segmentation_litert: ["selfie", "tflite"] };
 
 const args = process.argv.slice(2);
 const opt = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : null; };
@@ -23,15 +29,17 @@ const vendor = join(ROOT, "vendor");
 rmSync(vendor, { recursive: true, force: true });
 mkdirSync(vendor, { recursive: true });
 for (const name of args.includes("--wasm-only") ? WASM : [...WASM, ...WEBGPU]) copyFileSync(join(ORT, name), join(vendor, name));
+mkdirSync(join(vendor, "litert"));
+for (const [src, dst] of LITERT_FILES) copyFileSync(join(LITERT, src), join(vendor, "litert", dst));
 
 const staged = join(ROOT, "artifacts");
 rmSync(staged, { recursive: true, force: true });
 const models = {};
-for (const [role, model] of Object.entries(ROLES)) {
-  const src = join(artifacts, model, "onnx-fp32");
-  if (!existsSync(join(src, "manifest.json"))) throw new Error(`${src}: no artifact (run: edgephoto convert -m ${model} -t onnx -o ${artifacts})`);
+for (const [role, [model, target]] of Object.entries(ROLES)) {
+  const src = join(artifacts, model, `${target}-fp32`);
+  if (!existsSync(join(src, "manifest.json"))) throw new Error(`${src}: no artifact (run: edgephoto convert -m ${model} -t ${target} -o ${artifacts})`);
   const manifest = JSON.parse(readFileSync(join(src, "manifest.json"), "utf8"));
-  const dst = join(staged, model, "onnx-fp32");
+  const dst = join(staged, model, `${target}-fp32`);
   mkdirSync(dst, { recursive: true });
   copyFileSync(join(src, "manifest.json"), join(dst, "manifest.json"));
   for (const f of manifest.files) {
@@ -40,7 +48,7 @@ for (const [role, model] of Object.entries(ROLES)) {
     if (sha !== f.sha256) throw new Error(`${src}/${f.path}: sha256 ${sha} != manifest ${f.sha256}`);
     writeFileSync(join(dst, f.path), bytes);
   }
-  models[role] = `artifacts/${model}/onnx-fp32`;
+  models[role] = `artifacts/${model}/${target}-fp32`;
 }
 copyFileSync(sample, join(staged, "sample.jpg"));
 writeFileSync(join(staged, "index.json"), `${JSON.stringify({ models, sample: "artifacts/sample.jpg" }, null, 2)}\n`);
