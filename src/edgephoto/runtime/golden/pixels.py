@@ -159,6 +159,29 @@ def _upscale(crop: np.ndarray) -> list[dict[str, Any]]:
     return cases
 
 
+UPSCALE_LUMA_TILED_FACTS = {
+    "task": "upscale", "scale": 2,
+    "inputs": [{"name": "y", "shape": [1, None, None, 1], "layout": "NHWC",
+                "normalization": {"mean": [0.0], "std": [255.0], "color": "Y"}}],
+    "outputs": [{"name": "y2", "shape": [1, None, None, 1], "layout": "NHWC",
+                 "normalization": {"mean": [0.0], "std": [255.0], "color": "Y"}}],
+    "tile": {"mode": "tile", "tile": 16, "overlap": 3, "receptive_field": 5},
+}
+LUMA_BUDGET = 532 * 300  # bytes: 300 px per engine call for this model, so the 24x32 photo is tiled
+
+
+def _upscale_luma_tiled(crop: np.ndarray) -> dict[str, Any]:
+    """A luma model with open H/W past its memory budget: even tiles, chroma strips per band."""
+    photo = np.ascontiguousarray(crop[:24, :32])
+    facts = ModelFacts.load(UPSCALE_LUMA_TILED_FACTS)
+    backend = FormulaBackend("upscale", [TensorInfo("y", (1, None, None, 1), "float32")],
+                             [TensorInfo("y2", (1, None, None, 1), "float32")], scale=2)
+    out = upscale(backend, facts, photo, budget_bytes=LUMA_BUDGET)
+    assert out is not None
+    return {"facts": UPSCALE_LUMA_TILED_FACTS, "budget_bytes": LUMA_BUDGET,
+            "photo": "preprocess.json photo.pixels rows 0..23, cols 0..31", "upscaled": encode(out)}
+
+
 def postprocess() -> dict[str, Any]:
     _, crop, small = _crops()
     y, cb, cr = ycbcr_planes(small)
@@ -167,6 +190,7 @@ def postprocess() -> dict[str, Any]:
         "segmentation": _segmentation(),
         "depth": _depth(crop),
         "upscale": _upscale(crop),
+        "upscale_luma_tiled": _upscale_luma_tiled(crop),
         "ycbcr": {"source": "preprocess.json small.pixels", "y": encode(y), "cb": encode(cb), "cr": encode(cr),
                   "back_to_rgb": encode(planes_to_uint8(y, cb, cr))},
     }
