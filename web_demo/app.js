@@ -187,7 +187,9 @@ function base64(bytes) {
 
 async function start() {
   if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("sw.js").catch((err) => console.warn("service worker:", err));
+    // the staging's version in the worker's URL: a new staging installs a new worker and cache
+    const version = await fetch("precache.json", { cache: "no-store" }).then((r) => r.json()).then((p) => p.version, () => "dev");
+    navigator.serviceWorker.register(`sw.js?v=${version}`).catch((err) => console.warn("service worker:", err));
   }
   state.index = await (await fetch("artifacts/index.json")).json();
   const rt = await loadRuntime();

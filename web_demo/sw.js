@@ -1,21 +1,22 @@
-// Offline: the app, the onnxruntime-web WASM and the artifacts are cached at install (the list
-// is precache.json, written by tools/stage.mjs), then served cache-first; anything else
-// same-origin is cached the first time it is fetched.
-const CACHE = "edgephoto-demo-v1";
+// Offline: the app, the engines' WASM and the artifacts are cached at install (the list is
+// precache.json, written by tools/stage.mjs; its version is this script's ?v=, so a new staging
+// installs a new worker and cache), then served cache-first; anything else same-origin is cached
+// the first time it is fetched.
+const VERSION = new URL(self.location.href).searchParams.get("v") || "dev";
+const CACHE = `edgephoto-demo-${VERSION}`;
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     const list = await (await fetch("precache.json", { cache: "no-store" })).json();
-    const cache = await caches.open(`${CACHE}-${list.version}`);
-    await cache.addAll(list.urls);
+    const cache = await caches.open(CACHE);
+    await cache.addAll([...list.urls, "precache.json"]);
     await self.skipWaiting();
   })());
 });
 
 self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
-    const keep = (await caches.keys()).filter((k) => k.startsWith(CACHE)).sort().pop();
-    for (const key of await caches.keys()) if (key !== keep) await caches.delete(key);
+    for (const key of await caches.keys()) if (key.startsWith("edgephoto-demo-") && key !== CACHE) await caches.delete(key);
     await self.clients.claim();
   })());
 });
@@ -23,14 +24,16 @@ self.addEventListener("activate", (event) => {
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== "GET" || url.origin !== self.location.origin) return;
+  const network = url.pathname.endsWith("/precache.json"); // the version check: network first
   event.respondWith((async () => {
-    const hit = await caches.match(event.request, { ignoreSearch: true });
+    const cache = await caches.open(CACHE);
+    if (network) {
+      try { return await fetch(event.request, { cache: "no-store" }); } catch { return (await cache.match(event.request)) || Response.error(); }
+    }
+    const hit = await cache.match(event.request, { ignoreSearch: true });
     if (hit) return hit;
     const response = await fetch(event.request);
-    if (response.ok) {
-      const key = (await caches.keys()).filter((k) => k.startsWith(CACHE)).sort().pop();
-      if (key) (await caches.open(key)).put(event.request, response.clone());
-    }
+    if (response.ok) cache.put(event.request, response.clone());
     return response;
   })());
 });
