@@ -35,6 +35,13 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 /usr/bin/chromium --version
 
+step "node"
+NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [ "$NODE_MAJOR" -lt 20 ]; then
+  echo "node >= 20 is needed (playwright-core 1.65); found: $(node --version 2>/dev/null || echo none)"; exit 1
+fi
+node --version
+
 step "npm ci"
 (cd web_demo && npm ci --no-audit --no-fund --loglevel=error)
 
