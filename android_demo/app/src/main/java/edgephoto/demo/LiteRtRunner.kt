@@ -60,7 +60,9 @@ class LiteRtRunner(model: ByteBuffer, requested: Accelerator, threads: Int = 4) 
 
     private fun autoOrder(): List<Accelerator> {
         val order = mutableListOf<Accelerator>()
-        if (CompatibilityList().use { it.isDelegateSupportedOnThisDevice }) order.add(Accelerator.GPU)
+        val compat = CompatibilityList()
+        if (compat.isDelegateSupportedOnThisDevice) order.add(Accelerator.GPU)
+        compat.close()
         order.add(Accelerator.NNAPI)
         order.add(Accelerator.CPU)
         return order
