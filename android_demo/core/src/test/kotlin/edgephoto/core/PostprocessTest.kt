@@ -119,6 +119,21 @@ class PostprocessTest {
     }
 
     @Test
+    fun lumaUpscalePastItsBudgetTilesEvenlyAndMatches() {
+        val c = post.getAsJsonObject("upscale_luma_tiled")
+        val facts = factsOf(c.getAsJsonObject("facts"))
+        val budget = c.get("budget_bytes").asLong
+        val plan = upscalePlan(facts, 24, 32, budgetBytes = budget)
+        assertEquals("even tiles past the budget", listOf(18, 16, 6, 1, 0), listOf(plan.tileH, plan.tileW, plan.overlap, plan.margin, if (plan.whole) 1 else 0))
+        val runner = upscaleRunner(EngineTensor("y", listOf(1, null, null, 1), "float32"), EngineTensor("y2", listOf(1, null, null, 1), "float32"), facts.scale)
+        val out = upscale(runner, facts, photo.sub(0, 24, 0, 32), budgetBytes = budget)
+        val (worst, mean) = diffs(floats(c.getAsJsonObject("upscaled")), out.floats())
+        println("  upscale luma tiled: max |d| $worst, mean |d| ${"%.4f".format(mean)} (levels)")
+        assertTrue("luma tiled upscaled: max |d| $worst > 2, mean $mean", worst <= 2.0 && mean <= 0.2)
+        assertTrue("tiled: several engine calls", runner.calls > 1)
+    }
+
+    @Test
     fun ycbcrPlanesAndBackToRgbMatch() {
         val c = post.getAsJsonObject("ycbcr")
         val small = rgb8(Golden.load("preprocess").getAsJsonObject("small").getAsJsonObject("pixels"))
