@@ -7,7 +7,6 @@ does the engine-specific part, so a new backend is probed by adding its file.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import platform
 import sys
@@ -74,19 +73,12 @@ def _distribution_version(module: str) -> str | None:
     return None
 
 
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # a finder that refuses the name, or a broken install
-        return False
-
-
 def probe_engine(name: str) -> dict[str, Any]:
     """One backend: installed?, version, devices (device -> accelerator), accelerators found.
 
     An engine that is installed but fails to answer is reported with its error, not raised.
     """
-    from edgephoto.runtime.backends import BACKENDS
+    from edgephoto.runtime.backends import BACKENDS, engine_installed
 
     info = BACKENDS.get(name)
     entry: dict[str, Any] = {
@@ -94,14 +86,12 @@ def probe_engine(name: str) -> dict[str, Any]:
         "extra": info.extra,
         "platforms": list(info.platforms),
         "usable": False,
-        "installed": _installed(info.engine_module),
+        "installed": engine_installed(name),  # the legacy tflite_runtime serves litert too
         "version": _distribution_version(info.engine_module),
         "devices": {},
         "accelerators": [],
         "error": None,
     }
-    if name == "litert" and not entry["installed"]:  # the legacy package also serves
-        entry["installed"] = _installed("tflite_runtime")
     if not entry["installed"]:
         entry["version"] = None
     if sys.platform not in info.platforms:

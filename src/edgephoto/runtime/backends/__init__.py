@@ -33,13 +33,19 @@ def _importable(module: str) -> bool:
         return False
 
 
+def engine_installed(name: str) -> bool:
+    """Whether backend `name`'s engine module (or its legacy alternative) can be imported."""
+    info = BACKENDS.get(name)
+    return any(_importable(m) for m in (info.engine_module, *ALTERNATIVE_MODULES.get(name, ())))
+
+
 def engine_missing(name: str) -> str | None:
     """Why backend `name` cannot run on this machine ("litert not installed: pip install ..."),
     None when its engine is there."""
     info = BACKENDS.get(name)
     if sys.platform not in info.platforms:
         return f"{name} runs on {', '.join(info.platforms)} only"
-    if not any(_importable(m) for m in (info.engine_module, *ALTERNATIVE_MODULES.get(name, ()))):
+    if not engine_installed(name):
         return f"{name} not installed: pip install 'edgephoto[{info.extra}]'"
     return None
 
@@ -60,5 +66,5 @@ def target_rank(target: str | None) -> int:
     return order.index(target) if target in order else len(order)
 
 
-__all__ = ["BACKENDS", "Backend", "BackendInfo", "TensorInfo", "backend_for_target", "engine_missing",
+__all__ = ["BACKENDS", "Backend", "BackendInfo", "TensorInfo", "backend_for_target", "engine_installed", "engine_missing",
            "load_backend", "preferred_target", "target_rank"]
