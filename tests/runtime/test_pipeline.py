@@ -240,3 +240,26 @@ def test_find_artifacts_prefers_the_measured_fastest_target_when_its_engine_is_i
 
     assert preferred_target(extra) == "tflite" and preferred_target({}) is None
     assert preferred_target({"preferred_target": "no-such-target"}) is None
+
+
+def test_a_role_filled_by_several_models_takes_the_roles_default_and_engines_only_of_it(tmp_path: Path) -> None:
+    """A dir holding fsrcnn-small-x2 and fsrcnn-x2 (both upscale2): the role's default model runs,
+    and the engines `edgephoto run` chooses among are that model's, at its precision."""
+    from edgephoto.cli.run import own_artifacts
+    from edgephoto.manifest import read_manifest
+    from edgephoto.tasks import default_models
+
+    for model in ("fsrcnn-small-x2", "fsrcnn-x2"):
+        for target, name, precision in (("onnx", "m.onnx", "fp32"), ("tflite", "m.tflite", "fp32"),
+                                        ("tflite", "m.tflite", "fp16")):
+            if model == "fsrcnn-x2" and target == "tflite" and precision == "fp32":
+                continue  # the default model has no fp32 tflite: the small one's is not a stand-in
+            d = tmp_path / model / f"{target}-{precision}"
+            d.mkdir(parents=True)
+            (d / "manifest.json").write_text(json.dumps(
+                {"model": model, "task": "upscale", "target": target, "precision": precision, "scale": 2,
+                 "files": [{"path": name, "sha256": "0"}]}))
+    assert default_models()["upscale2"] == "fsrcnn-x2"
+    chosen = find_artifacts(tmp_path)["upscale2"]
+    assert chosen == tmp_path / "fsrcnn-x2" / "onnx-fp32"
+    assert own_artifacts(tmp_path, read_manifest(chosen)) == {"onnxruntime": chosen}

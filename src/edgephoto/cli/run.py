@@ -68,17 +68,24 @@ def make_resolver(artifacts_dir: Path | None, backend: str | None, build: bool, 
     return resolver
 
 
-def own_artifacts(root: Path, role: str) -> dict[str, Path]:
-    """backend -> the role's artifact under `root` in that backend's own target."""
-    from edgephoto.manifest import read_manifest
+def own_artifacts(root: Path, like: dict[str, Any]) -> dict[str, Path]:
+    """backend -> the artifact under `root` in that backend's own target, of the same model and
+    precision as the manifest `like` (another model filling the role is not a choice of engine)."""
+    from edgephoto.manifest import MANIFEST_NAME, read_manifest
     from edgephoto.runtime.backends import BACKENDS
-    from edgephoto.runtime.pipeline import find_artifacts
 
-    mine = {}
+    manifests = {}
+    for path in sorted(root.glob(f"*/*/{MANIFEST_NAME}")) + sorted(root.glob(f"*/{MANIFEST_NAME}")):
+        try:
+            manifests[path.parent] = read_manifest(path.parent)
+        except EdgePhotoError:  # a corrupt one is no choice (find_artifacts skips it too)
+            continue
+    mine: dict[str, Path] = {}
     for name, info in BACKENDS:
-        path = find_artifacts(root, name).get(role) if info.target else None
-        if path is not None and read_manifest(path).get("target") == info.target:
-            mine[name] = path
+        for path, manifest in manifests.items():
+            if info.target and manifest.get("target") == info.target and all(
+                    manifest.get(key) == like.get(key) for key in ("model", "precision")):
+                mine.setdefault(name, path)
     return mine
 
 
@@ -97,7 +104,7 @@ def _auto_resolver(artifacts_dir: Path | None, build: bool, progress: Any) -> An
             return picked[role]
         if role in given and artifacts_dir is not None:  # the user's artifacts: the fastest of them
             manifest = read_manifest(given[role])
-            mine = own_artifacts(artifacts_dir, role)
+            mine = own_artifacts(artifacts_dir, manifest)
             choice = auto_backend(str(manifest.get("model")), str(manifest.get("precision", "fp32")),
                                   usable=lambda name: name in mine)
             picked[role] = mine.get(choice.backend, given[role])
