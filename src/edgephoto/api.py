@@ -137,6 +137,15 @@ def can_convert() -> bool:
     return all(importlib.util.find_spec(module) is not None for module in CONVERT_MODULES)
 
 
+def built_artifact(root: Path, model: str, target: str, precision: str = "fp32") -> Path | None:
+    """The artifact dir zoo_artifact builds for `model` on `target` under `root`, if it is there
+    (the layout `edgephoto convert --out` writes: root/<model>/<target>-<precision>/)."""
+    from edgephoto.manifest import MANIFEST_NAME, artifact_location
+
+    final = artifact_location(root, model, target, precision)
+    return final if (final / MANIFEST_NAME).is_file() else None
+
+
 def auto_zoo_artifact(model: str, *, artifacts: Path | None = None, progress: Progress = lambda _: None,
                       purpose: str = "", build: bool = True) -> tuple[Path, str, str]:
     """(artifact dir, backend, reason) for backend="auto" on zoo model `model`: the fastest
@@ -152,7 +161,7 @@ def auto_zoo_artifact(model: str, *, artifacts: Path | None = None, progress: Pr
     buildable = build and can_convert()
 
     def built(name: str) -> bool:
-        return (root / spec.name / f"{BACKENDS.get(name).target}-fp32" / "manifest.json").is_file()
+        return built_artifact(root, spec.name, BACKENDS.get(name).target or "") is not None
 
     engines = [n for n, info in BACKENDS if info.target and engine_missing(n) is None]
     if not buildable and not any(built(n) for n in engines):
@@ -182,21 +191,19 @@ def zoo_artifact(model: str, backend: str | None, *, artifacts: Path | None = No
                  progress: Progress = lambda _: None, purpose: str = "") -> Path:
     """The artifact dir of zoo model `model` in the cache, converted there first if missing.
 
-    With `backend`, the artifact is for that backend's target; otherwise the model's measured
-    fastest target when its engine is installed (spec.extra["preferred_target"]), else float
-    ONNX, or TFLite when ONNX fails parity. Imports edgephoto.convert only when something must be built.
+    With `backend`, the artifact is for that backend's target; otherwise float ONNX, or TFLite
+    when ONNX fails parity (the fastest engine is backend="auto"'s choice: auto_zoo_artifact).
+    Imports edgephoto.convert only when something must be built.
     """
-    from edgephoto.runtime.backends import BACKENDS, preferred_target
+    from edgephoto.runtime.backends import BACKENDS
     from edgephoto.zoo import get_model
 
     spec = get_model(model)  # unknown names raise with the nearest suggested
     root = artifacts or artifact_cache()
-    fastest = preferred_target(spec.extra)
-    targets = ([BACKENDS.get(backend).target or "onnx"] if backend
-               else list(dict.fromkeys([t for t in (fastest, "onnx", "tflite") if t])))
+    targets = [BACKENDS.get(backend).target or "onnx"] if backend else ["onnx", "tflite"]
     for target in targets:
-        final = root / spec.name / f"{target}-fp32"
-        if (final / "manifest.json").is_file():
+        final = built_artifact(root, spec.name, target)
+        if final is not None:
             return final
     for module in CONVERT_MODULES:  # a runtime-only install: say what is missing and the way round
         if importlib.util.find_spec(module) is None:

@@ -17,6 +17,12 @@ MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
 
 
+def artifact_location(root: Path, model: str, target: str, precision: str = "fp32") -> Path:
+    """Where an artifact of `model` lives under an output root, as `edgephoto convert --out` and
+    `quantize` lay them out (and `run --artifacts`, bench and the zoo cache read them)."""
+    return Path(root) / model / f"{target}-{precision}"
+
+
 def file_entries(root: Path, paths: list[Path]) -> list[dict[str, Any]]:
     """sha256 and size of each artifact file (directories such as .mlpackage are walked)."""
     entries = []

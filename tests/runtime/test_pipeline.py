@@ -225,21 +225,22 @@ def test_find_artifacts_for_a_backend_keeps_what_it_loads(tmp_path: Path) -> Non
     assert find_artifacts(tmp_path) == {"depth": tmp_path / "fastdepth" / "onnx-fp32"}
 
 
-def test_find_artifacts_prefers_the_measured_fastest_target_when_its_engine_is_installed(tmp_path: Path) -> None:
-    pytest.importorskip("ai_edge_litert")
-    extra = {"preferred_target": "tflite"}  # as the FSRCNN zoo entries say
-    for target, name in (("onnx", "m.onnx"), ("tflite", "m.tflite")):
+def test_find_artifacts_ranks_float_onnx_first_and_leaves_the_engine_choice_to_auto(tmp_path: Path) -> None:
+    # one mechanism picks the fastest engine: the zoo's measured table (backend="auto", cli/run.py)
+    for target, name in (("tflite", "m.tflite"), ("onnx", "m.onnx")):
         d = tmp_path / "fsrcnn-x2" / f"{target}-fp32"
         d.mkdir(parents=True)
         (d / "manifest.json").write_text(json.dumps(
             {"model": "fsrcnn-x2", "task": "upscale", "target": target, "precision": "fp32", "scale": 2,
-             "extra": extra, "files": [{"path": name, "sha256": "0"}]}))
-    assert find_artifacts(tmp_path) == {"upscale2": tmp_path / "fsrcnn-x2" / "tflite-fp32"}
-    assert find_artifacts(tmp_path, "onnxruntime") == {"upscale2": tmp_path / "fsrcnn-x2" / "onnx-fp32"}
-    from edgephoto.runtime.backends import preferred_target
+             "extra": {"preferred_target": "tflite"},  # what older artifacts carry: no longer read
+             "files": [{"path": name, "sha256": "0"}]}))
+    assert find_artifacts(tmp_path) == {"upscale2": tmp_path / "fsrcnn-x2" / "onnx-fp32"}
+    assert find_artifacts(tmp_path, "litert") == {"upscale2": tmp_path / "fsrcnn-x2" / "tflite-fp32"}
+    from edgephoto.cli.run import own_artifacts
 
-    assert preferred_target(extra) == "tflite" and preferred_target({}) is None
-    assert preferred_target({"preferred_target": "no-such-target"}) is None
+    like = {"model": "fsrcnn-x2", "precision": "fp32"}
+    assert own_artifacts(tmp_path, like) == {"onnxruntime": tmp_path / "fsrcnn-x2" / "onnx-fp32",
+                                             "litert": tmp_path / "fsrcnn-x2" / "tflite-fp32"}
 
 
 def test_a_role_filled_by_several_models_takes_the_roles_default_and_engines_only_of_it(tmp_path: Path) -> None:

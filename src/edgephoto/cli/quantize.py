@@ -88,7 +88,7 @@ def _float_artifact(model: str, target_name: str | None, out_dir: Path | None,
     from edgephoto.convert.api import check_out_dir, convert_model
     from edgephoto.convert.targets import TARGETS
     from edgephoto.errors import EdgePhotoError
-    from edgephoto.manifest import read_manifest, verify
+    from edgephoto.manifest import artifact_location, read_manifest, verify
     from edgephoto.zoo import get_model
     from edgephoto.zoo.weights import resolve
 
@@ -100,7 +100,7 @@ def _float_artifact(model: str, target_name: str | None, out_dir: Path | None,
     if not spec.permissive and spec.licence not in accepted:
         raise LicenceNotAcceptedError(spec.name, spec.licence)
     root_out = out_dir if out_dir is not None else Path("artifacts")
-    existing = root_out / spec.name / f"{target.name}-fp32"
+    existing = artifact_location(root_out, spec.name, target.name)
     try:
         verify(existing, read_manifest(existing))
         return existing

@@ -24,7 +24,7 @@ from edgephoto.convert import graph, parity
 from edgephoto.convert.targets import TargetInfo, check_precision
 from edgephoto.errors import EdgePhotoError, OutputError
 from edgephoto.files import install_dir
-from edgephoto.manifest import file_entries, write_manifest
+from edgephoto.manifest import artifact_location, file_entries, write_manifest
 from edgephoto.runtime.backends.base import BACKENDS, load_backend
 from edgephoto.version import __version__
 from edgephoto.zoo.spec import ModelSpec, TensorSpec
@@ -295,7 +295,7 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
 
             mark_manifest(manifest, work.paths["savedmodel"])
         write_manifest(staging, manifest)
-        final = out_dir / spec.name / f"{target.name}-{precision}"
+        final = artifact_location(out_dir, spec.name, target.name, precision)
         final.parent.mkdir(parents=True, exist_ok=True)
         install_dir(staging, final)  # the old one stays until the new one is in place
         result.ok, result.path, result.parity = True, str(final), numbers or accuracy

@@ -16,7 +16,13 @@ from typing import Any
 from edgephoto.convert.public import ConvertContext, rebuild_as, target_info
 from edgephoto.errors import InputFileError, InvalidOptionError
 from edgephoto.files import install_dir
-from edgephoto.manifest import file_entries, read_manifest, verify, write_manifest
+from edgephoto.manifest import (
+    artifact_location,
+    file_entries,
+    read_manifest,
+    verify,
+    write_manifest,
+)
 from edgephoto.zoo.spec import ModelSpec
 
 
@@ -98,7 +104,7 @@ def quantize_directory(
             "notes": list(dict.fromkeys([*manifest.get("notes", []), *ctx.notes])),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         })
-        final = out_root / spec.name / f"{target.name}-{precision}"
+        final = artifact_location(out_root, spec.name, target.name, precision)
         final.parent.mkdir(parents=True, exist_ok=True)
         install_dir(staging, final)  # the old one stays until the new one is in place
     return final, accuracy

@@ -160,17 +160,18 @@ def plan(steps: Sequence[str]) -> list[str]:
 def find_artifacts(root: str | Path, backend: str | None = None) -> dict[str, Path]:
     """Role -> artifact dir for every manifest under `root` (as `edgephoto convert --out` lays
     them out: root/<model>/<target>-<precision>/). When several models fill a role, the role's
-    default zoo model comes first (tasks.default_models), then the first by path. A model's measured fastest target
-    (extra["preferred_target"], when its engine is installed), else float ONNX, is preferred when several fit;
-    with `backend`, only artifacts holding a file it loads, its own target first (OpenVINO also
-    reads .onnx, but runs its own IR)."""
+    default zoo model comes first (tasks.default_models), then the first by path. Float ONNX is
+    preferred when several fit: which engine is fastest is backend="auto"'s choice, from the zoo's
+    measured table (cli/run.py picks among the model's own artifacts with it). With `backend`,
+    only artifacts holding a file it loads, its own target first (OpenVINO also reads .onnx, but
+    runs its own IR)."""
     from edgephoto.runtime.artifact import loads
-    from edgephoto.runtime.backends import backend_for_target, preferred_target, target_rank
+    from edgephoto.runtime.backends import backend_for_target, target_rank
     from edgephoto.tasks import TASKS, default_models
 
     root = Path(root)
     defaults = default_models()
-    found: dict[str, tuple[tuple[int, int, int, int, int, str], Path]] = {}
+    found: dict[str, tuple[tuple[int, int, int, int, str], Path]] = {}
     for manifest_path in sorted(root.glob(f"*/*/{MANIFEST_NAME}")) + sorted(root.glob(f"*/{MANIFEST_NAME}")):
         try:
             manifest = read_manifest(manifest_path.parent)
@@ -182,9 +183,8 @@ def find_artifacts(root: str | Path, backend: str | None = None) -> dict[str, Pa
         role = (TASKS.get(task).role_for(int(manifest.get("scale", 1))) if task in TASKS else None) or task
         target = str(manifest.get("target"))
         own = 0 if backend is None or backend_for_target(target) == backend else 1
-        fastest = 0 if backend is None and preferred_target(manifest.get("extra")) == target else 1
         default = 0 if defaults.get(role) == manifest.get("model") else 1
-        rank = (default, own, fastest, target_rank(target), 0 if manifest.get("precision") == "fp32" else 1,
+        rank = (default, own, target_rank(target), 0 if manifest.get("precision") == "fp32" else 1,
                 str(manifest_path))
         if role not in found or rank < found[role][0]:
             found[role] = (rank, manifest_path.parent)

@@ -130,9 +130,7 @@ def _fsrcnn(kind: str, scale: int) -> ModelSpec:
         description=f"{kind} x{scale} (TF1 frozen graph), luma channel only",
         upstream=f"github Saafke/FSRCNN_Tensorflow@{FSRCNN_COMMIT[:7]} models/{file_name}",
         scale=scale,
-        # benchmarks/results/fsrcnn_speed.md: LiteRT (XNNPACK) is the fastest engine at 14 of the 15
-        # sizes x scales measured (OpenVINO by 6 % on 12 MP x2), ONNX Runtime the slowest (1.1-1.7x)
-        extra={"preferred_target": "tflite"},
+        # the fastest engine per CPU class is zoo/fastest_engines.json's to say (backend="auto")
     )
 
 

@@ -50,16 +50,6 @@ def engine_missing(name: str) -> str | None:
     return None
 
 
-def preferred_target(extra: dict | None) -> str | None:
-    """The target a model's facts name as its fastest (extra["preferred_target"], measured), when
-    the engine that runs it is installed: the default when the caller names no backend."""
-    target = (extra or {}).get("preferred_target")
-    backend = backend_for_target(target)
-    if backend is None:
-        return None
-    return target if _importable(BACKENDS.get(backend).engine_module) else None
-
-
 def target_rank(target: str | None) -> int:
     """Preference among targets when several artifacts fit: the backends' registration order."""
     order = [info.target for _, info in BACKENDS if info.target]
@@ -67,4 +57,4 @@ def target_rank(target: str | None) -> int:
 
 
 __all__ = ["BACKENDS", "Backend", "BackendInfo", "TensorInfo", "backend_for_target", "engine_installed", "engine_missing",
-           "load_backend", "preferred_target", "target_rank"]
+           "load_backend", "target_rank"]
