@@ -113,7 +113,7 @@ def default_order(rows: list[dict[str, Any]], engines: list[str]) -> list[str]:
     return sorted(measured, key=lambda n: sum(scores[n]) / len(scores[n]))
 
 
-def merge_table(table_path: Path, data: dict[str, Any]) -> dict[str, Any]:
+def merge_table(table_path: Path, data: dict[str, Any], results: Path = RESULTS) -> dict[str, Any]:
     """This run's rankings into the zoo's table; other CPU classes and models kept as they were."""
     from edgephoto.runtime.backends import BACKENDS
 
@@ -123,7 +123,7 @@ def merge_table(table_path: Path, data: dict[str, Any]) -> dict[str, Any]:
         if not row["engines"]:
             continue
         entry = {"engines": [{"backend": e["backend"], "median_ms": e["median_ms"]} for e in row["engines"]],
-                 "benchmark": "benchmarks/fastest_engine.py", "results": "benchmarks/results/fastest_engine.json",
+                 "benchmark": "benchmarks/fastest_engine.py", "results": _repo_relative(results),
                  "date": data["date"], "cpu": data["machine"]["cpu_model"],
                  "input_shape": row["input_shape"]}
         table["models"].setdefault(row["model"], {}).setdefault(row["precision"], {})[klass] = entry
@@ -138,6 +138,11 @@ def merge_table(table_path: Path, data: dict[str, Any]) -> dict[str, Any]:
     return table
 
 
+def _repo_relative(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def markdown(data: dict[str, Any]) -> str:
     m = data["machine"]
     lines = [
@@ -146,8 +151,10 @@ def markdown(data: dict[str, Any]) -> str:
         + ", ".join(f"{k} {v}" for k, v in m["engine_versions"].items()) + ".",
         f"fp32 artifacts, runtime backends with default options, 1 thread, real input (built-in "
         f"astronaut photo at the runtime's feed size), median of {data['runs']} interleaved runs.", "",
-        "| model | input | fastest | ms per engine (median) | vs onnxruntime |", "|---|---|---|---|---|",
     ]
+    if data.get("conditions"):
+        lines += [f"Conditions: {data['conditions']}", ""]
+    lines += ["| model | input | fastest | ms per engine (median) | vs onnxruntime |", "|---|---|---|---|---|"]
     for row in data["rows"]:
         engines = row["engines"]
         cells = ", ".join(f"{e['backend']} {e['median_ms']:.2f}" for e in engines) or "-"
@@ -157,9 +164,9 @@ def markdown(data: dict[str, Any]) -> str:
                      f"{engines[0]['backend'] if engines else '-'} | {cells}{' (' + failed + ')' if failed else ''} | "
                      f"{ratio or '-'} |")
     lines += ["", f"Default order (for models/CPU classes without a ranking): {' > '.join(data['default_order'])}.",
-              "", "Not measured: " + (", ".join(data["not_measured"]) or "-") + ". CPU classes other than "
-              f"{m['cpu_class']} (x86_64-avx2, x86_64-avx512 without VNNI, aarch64) have no machine here: "
-              "the table leaves them absent and auto takes the default order there."]
+              "", "Not measured: " + (", ".join(data["not_measured"]) or "-") + ". This file is one CPU class; "
+              "src/edgephoto/zoo/fastest_engines.json holds every class measured (one results file each), "
+              "and a class it has no ranking for takes the default order."]
     return "\n".join(lines) + "\n"
 
 
@@ -171,6 +178,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--table", type=Path, default=None, help="zoo table to merge into (default: the shipped one)")
     parser.add_argument("--render", type=Path, help="re-render the Markdown of a results JSON")
+    parser.add_argument("--conditions", default="", help="what else ran on the machine, kept with the results")
     args = parser.parse_args()
     from edgephoto.manifest import write_json_atomic
     from edgephoto.runtime.backends import BACKENDS, engine_missing
@@ -189,7 +197,7 @@ def main() -> None:
         "date": datetime.date.today().isoformat(), "runs": args.runs,
         "machine": {"cpu_class": cpu_class(facts), "cpu_model": facts["model"], "flags": facts["flags"],
                     "engine_versions": {n: probe_engine(n).get("version") for n in engines}},
-        "not_measured": not_installed, "rows": [],
+        "not_measured": not_installed, "rows": [], "conditions": args.conditions,
     }
     for model in models:
         print(f"{model}: {', '.join(engines)}", file=sys.stderr, flush=True)
@@ -198,7 +206,7 @@ def main() -> None:
         write_json_atomic(args.out, data)
         args.out.with_suffix(".md").write_text(markdown(data))
     table_path = args.table or TABLE_PATH
-    write_json_atomic(table_path, merge_table(table_path, data))
+    write_json_atomic(table_path, merge_table(table_path, data, args.out))
 
 
 if __name__ == "__main__":
