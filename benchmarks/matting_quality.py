@@ -50,16 +50,17 @@ DECISION = ("the matting task keeps no default model: neither contender beats th
             "a default would add a MODNet conversion to the README's first command")
 
 
-def load_contenders(artifacts: Path) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+def load_contenders(artifacts: Path, bilinear: bool = False) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """label -> call; bilinear=True adds '<label> bilinear': the same model upsampled without
+    the guided filter (refine=False), to measure what the edge-aware refinement buys."""
     from edgephoto.api import load
 
     calls: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     for label, model in CONTENDERS.items():
         loaded = load(model, backend="onnxruntime", threads=1, artifacts=artifacts)
-        if label == "default":
-            calls[label] = lambda rgb, m=loaded: m(rgb, refine=True)
-        else:
-            calls[label] = lambda rgb, m=loaded: m(rgb)
+        calls[label] = lambda rgb, m=loaded: m(rgb, refine=True)  # the matte step's own call
+        if bilinear:
+            calls[f"{label} bilinear"] = lambda rgb, m=loaded: m(rgb, refine=False)
     return calls
 
 
@@ -166,10 +167,20 @@ def paired(contenders: dict[str, Any], baseline: str = "default") -> dict[str, A
 
 
 def markdown(report: dict[str, Any]) -> str:
-    p, lm = report["portraits"], report["lemur"]
     lines = ["# Matting quality: modnet, u2netp vs today's default matte", "",
-             f"{report['created']}, {report['machine']}. {report['protocol']}", "",
-             f"## Portraits ({p['photos']} photos, binary masks from a commercial remover; "
+             f"{report['created']}, {report['machine']}. {report['protocol']}", ""]
+    if report.get("portraits"):
+        lines += portrait_lines(report["portraits"])
+    if report.get("lemur"):
+        lines += lemur_lines(report["lemur"])
+    lines += ["", "## Notes", "", *(f"- {n}" for n in report["notes"])]
+    if report.get("decision"):
+        lines += [f"- decision: {report['decision']}"]
+    return "\n".join(lines) + "\n"
+
+
+def portrait_lines(p: dict[str, Any]) -> list[str]:
+    lines = [f"## Portraits ({p['photos']} photos, binary masks from a commercial remover; "
              "all / without the flawed 52, 69, 110)", "",
              "| contender | IoU mean | IoU median | SAD mean | MSE mean | IoU mean w/o flawed | ms/photo (median wall) | CPU ms |",
              "|---|---|---|---|---|---|---|---|"]
@@ -186,16 +197,17 @@ def markdown(report: dict[str, Any]) -> str:
                  f"better on {row[m]['better_share']:.0%}" for m in ("iou", "sad", "mse")]
         worst = ", ".join(f"#{k} {v[0]:.3f} (default {v[1]:.3f})" for k, v in row["worst_iou"].items())
         lines.append(f"- {label}: " + "; ".join(cells) + f". Lowest IoU: {worst}")
-    lines += ["", f"## Lemur ({lm['size'][0]}x{lm['size'][1]}; reference alpha = closed-form matting "
+    return lines
+
+
+def lemur_lines(lm: dict[str, Any]) -> list[str]:
+    lines = ["", f"## Lemur ({lm['size'][0]}x{lm['size'][1]}; reference alpha = closed-form matting "
               f"result, unknown band {lm['unknown_fraction']:.1%} of the photo)", "",
               "| contender | SAD | MSE | gradient | SAD unknown | MSE unknown | ms |", "|---|---|---|---|---|---|---|"]
     for label, row in lm["contenders"].items():
         lines.append(f"| {label} | {row['sad']:.3f} | {row['mse']:.5f} | {row['grad']:.3f} | "
                      f"{row['sad_unknown']:.3f} | {row['mse_unknown']:.5f} | {row['wall_ms']:.1f} |")
-    lines += ["", "## Notes", "", *(f"- {n}" for n in report["notes"])]
-    if report.get("decision"):
-        lines += [f"- decision: {report['decision']}"]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:
@@ -208,26 +220,30 @@ def main() -> None:
     parser.add_argument("--cpu", type=int, default=0, help="the one core everything is pinned to")
     parser.add_argument("--artifacts", type=Path, default=None, help="where the onnx artifacts are built")
     parser.add_argument("--out", type=Path, default=RESULTS / "matting_quality")
+    parser.add_argument("--parts", default="portraits,lemur")
+    parser.add_argument("--bilinear", action="store_true", help="also each model without the guided filter")
     parser.add_argument("--render", type=Path, help="re-render the Markdown of a results JSON")
     args = parser.parse_args()
     if args.render:
         import json
 
         done = json.loads(args.render.read_text())
-        done["portraits"]["paired"] = paired(done["portraits"]["contenders"])
+        if done.get("portraits"):
+            done["portraits"]["paired"] = paired(done["portraits"]["contenders"])
         write_json_atomic(args.render, done)
         write_bytes_atomic(args.render.with_suffix(".md"), markdown(done).encode("utf-8"))
         return
     os.sched_setaffinity(0, {args.cpu})
     started, load_start = time.perf_counter(), os.getloadavg()
-    calls = load_contenders(args.artifacts) if args.artifacts else load_contenders(Path(".cache/artifacts"))
+    calls = load_contenders(args.artifacts or Path(".cache/artifacts"), args.bilinear)
+    parts = args.parts.split(",")
     report: dict[str, Any] = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "protocol": f"onnxruntime fp32 artifacts, 1 engine thread; {args.rounds} interleaved rounds, "
                     "quality from the first; alpha scored at full photo resolution",
-        "portraits": portraits(calls, args.limit, args.rounds),
-        "lemur": lemur(calls, args.rounds),
-        "decision": DECISION,
+        "portraits": portraits(calls, args.limit, args.rounds) if "portraits" in parts else None,
+        "lemur": lemur(calls, args.rounds) if "lemur" in parts else None,
+        "decision": DECISION if "portraits" in parts and not args.bilinear else None,
         "notes": ["portrait masks are binary: SAD/MSE against them also charge a soft but right edge",
                   "lemur is an animal, not a person: the selfie model and MODNet (portrait matting) are "
                   "outside their training domain there; U2-Net-p is a salient-object model",
@@ -238,7 +254,8 @@ def main() -> None:
                 if line.startswith("model name")), "unknown")
     report["machine"] = (f"{cpu}, pinned to core {args.cpu}, load average {load_start[0]:.1f} at start, "
                          f"{os.getloadavg()[0]:.1f} at end")
-    report["portraits"]["paired"] = paired(report["portraits"]["contenders"])
+    if report["portraits"]:
+        report["portraits"]["paired"] = paired(report["portraits"]["contenders"])
     report["seconds"] = round(time.perf_counter() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.out.with_suffix(".json"), report)
