@@ -76,6 +76,27 @@ def test_constants_become_initializers_with_the_same_result() -> None:
         np.testing.assert_array_equal(after[name], before[name])
 
 
+def test_opset_11_graphs_are_raised_to_13_for_per_channel_int8(tmp_path: Path) -> None:
+    """MODNet/U2-Net-p are opset 11: their int8 QDQ needs DequantizeLinear's axis (opset 13)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgephoto.quantize.onnx import PER_CHANNEL_OPSET, _at_least_opset
+
+    weight = numpy_helper.from_array(np.random.default_rng(2).normal(size=(2, 3, 3, 3)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], "conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, 4, 4])], [weight])
+    path = tmp_path / "conv11.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11)]), str(path))
+    x = np.random.default_rng(3).normal(size=(1, 3, 4, 4)).astype(np.float32)
+    before = _run(onnx.load(str(path)), x)["y"]
+    _at_least_opset(path, PER_CHANNEL_OPSET)
+    raised = onnx.load(str(path))
+    assert [o.version for o in raised.opset_import if o.domain in ("", "ai.onnx")] == [13]
+    np.testing.assert_allclose(_run(raised, x)["y"], before, rtol=0, atol=1e-6)
+
+
 def test_matting_entries_are_permissive_and_pinned_to_the_wheel() -> None:
     permissive = {m.name for m in all_models()}
     for name in ("modnet", "u2netp"):
