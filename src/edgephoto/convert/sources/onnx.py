@@ -55,6 +55,7 @@ def _static_shape(spec: ModelSpec, shape: tuple[int | None, ...]) -> list[int]:
 def run_onnx2tf(path: Path, ctx: ConvertContext) -> Path:
     """onnx2tf's output directory (SavedModel + <stem>_float32.tflite), offline."""
     from edgephoto.convert.edge_tools import load_onnx, run_converter
+    from edgephoto.convert.onnx_passes.prune import for_onnx2tf
 
     model = load_onnx(path)  # a clear InputFileError before the child process starts
     work = Path(ctx.workdir) / "onnx2tf"
@@ -64,6 +65,9 @@ def run_onnx2tf(path: Path, ctx: ConvertContext) -> Path:
     graph_inputs = [i.name for i in model.graph.input if i.name not in initializers]
     shapes = [f"{name}:{','.join(str(d) for d in _static_shape(ctx.spec, t.shape))}"
               for name, t in zip(graph_inputs, ctx.spec.inputs, strict=False)]
+    static = {name: _static_shape(ctx.spec, t.shape)
+              for name, t in zip(graph_inputs, ctx.spec.inputs, strict=False)}
+    path = for_onnx2tf(path, ctx, static)
     args = ["-i", str(Path(path).resolve()), "-o", "out", "-osd", "-coion", "-n"]
     if shapes:
         args += ["-ois", *shapes]

@@ -209,5 +209,12 @@ def torch_to_onnx(path: Path, ctx: ConvertContext) -> Path:
 @register_finalizer("onnx")
 def finalize_onnx(path: Path, ctx: ConvertContext) -> Path:
     """An ONNX source shipped as ONNX: same graph, spec names and metadata embedded (its
-    onnxruntime contrib ops, if any, are kept: the user's model already relies on them)."""
-    return finish_onnx(load_onnx(path), ctx, ctx.spec.name, (*STANDARD_DOMAINS, "com.microsoft"))
+    onnxruntime contrib ops, if any, are kept: the user's model already relies on them); graph
+    outputs the spec does not list are dropped with the nodes only they need."""
+    from edgephoto.convert.onnx_passes.prune import keep_outputs
+
+    model = load_onnx(path)
+    dropped = keep_outputs(model, [t.name for t in ctx.spec.outputs])
+    if dropped:
+        ctx.notes.append(f"onnx: outputs the spec does not list dropped: {', '.join(dropped)}")
+    return finish_onnx(model, ctx, ctx.spec.name, (*STANDARD_DOMAINS, "com.microsoft"))

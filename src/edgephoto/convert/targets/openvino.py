@@ -154,8 +154,10 @@ def savedmodel_to_openvino(path: Path, ctx: ConvertContext) -> Path:
 
 @register_edge("onnx", "openvino")
 def onnx_to_openvino(path: Path, ctx: ConvertContext) -> Path:
-    """ONNX -> IR through OpenVINO's ONNX front end."""
-    return _convert(path, ctx, "onnx")
+    """ONNX -> IR through OpenVINO's ONNX front end (outputs the spec does not list dropped)."""
+    from edgephoto.convert.onnx_passes.prune import spec_outputs_only
+
+    return _convert(spec_outputs_only(path, ctx), ctx, "onnx")
 
 
 # No direct tflite -> openvino edge: OpenVINO's TFLite front end refuses custom ops that the ONNX
