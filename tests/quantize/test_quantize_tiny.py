@@ -257,3 +257,27 @@ def test_tflite_fp16_refused_when_weights_are_already_fp16(tiny, tmp_path):
         quantize_artifact(half, "tflite", "fp16", context(spec, paths, tmp_path / "w"))
     out, _ = quantize_artifact(paths["tflite"], "tflite", "fp16", context(spec, paths, tmp_path / "w2", max_drop=50.0))
     assert out.stat().st_size < 0.7 * paths["tflite"].stat().st_size
+
+
+def test_histogram_calibration_holds_only_the_photos_that_fit_in_memory(tiny, tmp_path, monkeypatch):
+    # Percentile (segmentation) keeps every activation of every calibration photo: a model whose
+    # activations outgrow the bound calibrates on fewer photos and says so, instead of exhausting RAM
+    import onnx
+
+    from edgephoto.quantize import onnx as onnx_quantize
+
+    spec, paths = tiny("segmentation")
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(paths["onnx"])))
+    per_photo = onnx_quantize.activation_bytes(model)
+    assert per_photo > 0
+    notes: list[str] = []
+    assert onnx_quantize.histogram_photos(model, 10, notes, budget=per_photo * 3) == 3
+    assert onnx_quantize.histogram_photos(model, 10, notes, budget=per_photo * 3) == 3
+    assert len(notes) == 1 and "3 of 10 calibration photos" in notes[0]  # said once
+    assert onnx_quantize.histogram_photos(model, 10, [], budget=per_photo * 100) == 10
+
+    monkeypatch.setattr(onnx_quantize, "HISTOGRAM_MEMORY", per_photo)
+    ctx = context(spec, paths, tmp_path / "work", max_drop=50.0)
+    out, report = quantize_artifact(paths["onnx"], "onnx", "int8", ctx)
+    assert out.exists()
+    assert any("histogram calibration used 1 of" in n for n in report["notes"])
