@@ -116,7 +116,7 @@ def run_batch(
             todo.append((photo, _unique_stem(photo.stem, taken), key))
     tally = Tally(len(inputs), len(inputs) - len(todo), tell)
     count = workers or default_workers(len(todo))
-    threads = max(1, cores() // count) if count > 1 or executor == "ray" else None
+    threads = 1 if executor == "ray" else max(1, cores() // count) if count > 1 else None  # a Ray actor holds 1 CPU
     job = Job(order, out_dir, backend, device, step_options, inputs, threads)
     keys = {str(photo): key for photo, _, key in todo}
     position = {photo: index for index, photo in enumerate(inputs, 1)}
@@ -146,6 +146,7 @@ def run_batch(
             finish(summary)
     finally:
         models.close()
+    facts: dict[str, Any] = {"workers": count if executor == "local" else 1}
     if rest and not stop():
         found = recorder.found(lookup)
         pending = [(photo, stem) for photo, stem, _ in rest]
@@ -153,7 +154,7 @@ def run_batch(
         if executor == "ray":
             from edgephoto.batch.ray_executor import run_ray
 
-            results = run_ray(job, pending, found, workers, address, stop=stop)
+            results = run_ray(job, pending, found, workers, address, stop=stop, facts=facts)
         else:
             from edgephoto.batch.local import run_local
 
@@ -164,9 +165,9 @@ def run_batch(
         "photos": len(inputs), "done": tally.done, "skipped": tally.skipped, "failed": tally.failed,
         "not_started": len(inputs) - tally.skipped - tally.done - tally.failed,
         "seconds": round(time.perf_counter() - tally.started, 3), "photos_per_s": round(tally.rate(), 3),
-        "executor": executor, "workers": count, "threads_per_worker": threads, "steps": list(order),
+        "executor": executor, "workers": facts["workers"], "threads_per_worker": threads, "steps": list(order),
         "job": journal.job, "journal": str(journal.path), "temp_files_removed": len(removed),
-        "torn_journal_lines": journal.torn,
+        "torn_journal_lines": journal.torn, **{k: v for k, v in facts.items() if k != "workers"},
     }
     from edgephoto.runtime.image_io import write_bytes_atomic
 
