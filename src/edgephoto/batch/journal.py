@@ -71,10 +71,11 @@ class Journal:
         """The journal line of a photo already done by this job, else None."""
         return self.entries.get(_key_tuple({**key, "job": self.job}))
 
-    def record(self, key: Mapping[str, Any], stem: str, outputs: Sequence[str], seconds: float) -> None:
+    def record(self, key: Mapping[str, Any], stem: str, outputs: Sequence[str], seconds: float,
+               worker: Mapping[str, Any] | None = None) -> None:
         """Append one photo's line and fsync it: from here on the photo counts as done."""
         entry = {**key, "job": self.job, "stem": stem, "outputs": sorted(outputs),
-                 "seconds": round(seconds, 4), "at": round(time.time(), 3)}
+                 "seconds": round(seconds, 4), "at": round(time.time(), 3), "worker": worker or {}}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = (json.dumps(entry, sort_keys=True) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)

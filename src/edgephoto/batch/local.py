@@ -59,6 +59,7 @@ def _work(photo: Path, stem: str) -> dict[str, Any]:
     summary = run_photo(photo, stem, job.order, job.out_dir, _state["models"], options=job.options,
                         protect=job.protect)
     summary.pop("exception", None)  # EdgePhotoError children do not all survive pickling
+    summary["worker"] = {"pid": os.getpid(), "host": os.uname().nodename}
     return json.loads(json.dumps(summary, default=str))
 
 

@@ -126,7 +126,8 @@ def run_batch(
     def finish(summary: dict[str, Any]) -> None:
         if summary["ok"]:
             names = [Path(p).name for p in summary.get("outputs", {}).values()] + [f"{summary['stem']}.json"]
-            journal.record(keys[summary["input"]], summary["stem"], names, float(summary.get("total_s", 0)))
+            journal.record(keys[summary["input"]], summary["stem"], names, float(summary.get("total_s", 0)),
+                           summary.get("worker") or {"pid": os.getpid(), "host": os.uname().nodename})
         elif not first_error:
             first_error.append(summary)
         tally.add(summary)
