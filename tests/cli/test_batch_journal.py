@@ -104,3 +104,20 @@ def test_batch_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert code == 2 and "--workers must be at least 1" in err and "Traceback" not in err
     code, _, err = run(["run", "--steps", "tone", "--out", str(tmp_path / "o"), "--executor", "ray"], capsys)
     assert code == 2 and "name them" in err
+
+
+def test_a_corrupt_photo_on_a_worker_is_reported_not_journalled(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    library = _library(tmp_path / "lib")
+    (library / "3-broken.jpg").write_bytes(sample_path("coffee").read_bytes()[:2000])  # truncated JPEG
+    out = tmp_path / "out"
+    argv = ["run", str(library), "--steps", "tone", "--out", str(out), "--workers", "2"]
+    code, stdout, err = run(argv + ["--keep-going", "--json"], capsys)
+    assert code == 4 and "Traceback" not in err, err
+    summaries = {Path(s["input"]).name: s for s in json.loads(stdout)}
+    assert not summaries["3-broken.jpg"]["ok"] and "truncated" in summaries["3-broken.jpg"]["error"]
+    assert len((out / JOURNAL_NAME).read_text().splitlines()) == 3  # the good three only
+    code, stdout, err = run(argv, capsys)  # again, without --keep-going: only the broken one runs
+    assert code == 4 and "3-broken.jpg" in err and "Traceback" not in err
+    report = json.loads((out / "run-summary.json").read_text())
+    assert (report["skipped"], report["failed"], report["done"]) == (3, 1, 0)

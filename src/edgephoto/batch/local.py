@@ -19,10 +19,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 from edgephoto.batch.job import Job
+from edgephoto.errors import EdgePhotoError
 
 _state: dict[str, Any] = {}
 
@@ -80,4 +82,9 @@ def run_local(job: Job, todo: list[tuple[Path, str]], artifacts: Mapping[str, Pa
                 break
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
-                yield future.result()
+                try:
+                    summary = future.result()
+                except BrokenProcessPool as exc:  # a worker killed or crashed (an engine's segfault)
+                    raise EdgePhotoError(f"a worker process died ({exc}); the photos done so far are kept: "
+                                         "run the same command again to resume") from exc
+                yield summary

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from edgephoto.batch.job import Job
-from edgephoto.errors import EdgePhotoError, require
+from edgephoto.errors import EdgePhotoError, InputFileError, require
 
 IN_FLIGHT_PER_ACTOR = 2  # one running, one queued: the actor never waits on the driver
 
@@ -33,6 +33,15 @@ def _pack(artifacts: Mapping[str, Path]) -> dict[str, dict[str, bytes]]:
         root = path if path.is_dir() else path.parent
         bundle[role] = {str(f.relative_to(root)): f.read_bytes() for f in sorted(root.rglob("*")) if f.is_file()}
     return bundle
+
+
+def failed(name: str, stem: str, job: Job, exc: EdgePhotoError,
+           worker: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """A photo that never reached the pipeline: its summary, written as <stem>.json too."""
+    summary = {"input": name, "stem": stem, "steps": list(job.order), "ok": False, "error": str(exc),
+               "error_type": type(exc).__name__,
+               "timings_s": {}, "total_s": 0.0, "worker": worker or {}}
+    return summary, [(f"{stem}.json", (json.dumps(summary, indent=2) + "\n").encode())]
 
 
 class PhotoWorker:
@@ -58,14 +67,15 @@ class PhotoWorker:
         from edgephoto.runtime.pipeline import run_photo
 
         outputs: list[tuple[str, bytes]] = []
+        worker = {"pid": os.getpid(), "host": os.uname().nodename}
         try:
-            photo: Any = decode_photo(raw, path=Path(name))
-        except EdgePhotoError:
-            photo = Path(name)  # run_photo reports it (the driver's path does not exist here)
+            photo = decode_photo(raw, path=Path(name))
+        except EdgePhotoError as exc:  # reported as run_photo reports a failed photo
+            return failed(name, stem, self.job, exc, worker)
         summary = run_photo(photo, stem, self.job.order, self.job.out_dir, self.models, options=self.job.options,
                             protect=(), sink=lambda path, data: outputs.append((path.name, data)))
         summary.pop("exception", None)
-        summary["worker"] = {"pid": os.getpid(), "host": os.uname().nodename}
+        summary["worker"] = worker
         return json.loads(json.dumps(summary, default=str)), outputs
 
     def pid(self) -> int:
@@ -104,7 +114,15 @@ def run_ray(job: Job, todo: list[tuple[Path, str]], artifacts: Mapping[str, Path
             for index in list(alive):
                 while alive[index] < IN_FLIGHT_PER_ACTOR and queue and not stop():
                     photo, stem = queue.popleft()
-                    ref = actors[index].process.remote(str(photo), photo.read_bytes(), stem)
+                    try:
+                        raw = photo.read_bytes()
+                    except OSError as exc:
+                        summary, outputs = failed(str(photo), stem, job,
+                                                  InputFileError(photo, f"cannot read: {exc.strerror or exc}"))
+                        write_bytes_atomic(job.out_dir / outputs[0][0], outputs[0][1], protect=job.protect)
+                        yield summary
+                        continue
+                    ref = actors[index].process.remote(str(photo), raw, stem)
                     flying[ref] = (index, photo, stem)
                     alive[index] += 1
             if not flying:
