@@ -121,3 +121,13 @@ def test_a_corrupt_photo_on_a_worker_is_reported_not_journalled(tmp_path: Path,
     assert code == 4 and "3-broken.jpg" in err and "Traceback" not in err
     report = json.loads((out / "run-summary.json").read_text())
     assert (report["skipped"], report["failed"], report["done"]) == (3, 1, 0)
+
+
+def test_a_photo_named_twice_runs_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    library = _library(tmp_path / "lib", 2)
+    out = tmp_path / "out"
+    code, stdout, err = run(["run", str(library), str(library / "0-astronaut.jpg"), "--steps", "tone",
+                             "--out", str(out), "--json"], capsys)
+    assert code == 0, err
+    assert sorted(Path(s["input"]).name for s in json.loads(stdout)) == ["0-astronaut.jpg", "1-coffee.jpg"]
+    assert len((out / JOURNAL_NAME).read_text().splitlines()) == 2

@@ -44,7 +44,7 @@ def _cluster_pids(temp_dir: str) -> list[int]:
 
 def _stop(temp_dir: str) -> None:
     """Kill this cluster's processes by pid (`ray stop` would stop every Ray on the machine)."""
-    for _ in range(3):
+    for _ in range(40):  # until they are gone (a killed process takes a moment to go)
         pids = _cluster_pids(temp_dir)
         if not pids:
             return
@@ -53,7 +53,7 @@ def _stop(temp_dir: str) -> None:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        time.sleep(0.5)
+        time.sleep(0.25)
 
 
 @pytest.fixture(scope="module")

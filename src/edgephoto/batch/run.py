@@ -102,7 +102,11 @@ def run_batch(
     if not order:
         raise InvalidOptionError("no steps given")
     step_options = check_options(options)
-    inputs = tuple(Path(p) for p in photos)
+    if executor == "ray":  # before any photo runs here
+        from edgephoto.errors import require
+
+        require("ray", "ray", "--executor ray")
+    inputs = _once_each(photos)
     _check_out_dir(out_dir, inputs)
     out_dir.mkdir(parents=True, exist_ok=True)
     tell = progress or (lambda message: None)
@@ -178,6 +182,17 @@ def run_batch(
     for summary in summaries:
         summary.pop("exception", None)
     return summaries, report
+
+
+def _once_each(photos: Sequence[Path]) -> tuple[Path, ...]:
+    """The photos, a path named twice (DIR and a photo in it) kept the first time only."""
+    seen: set[Path] = set()
+    kept = []
+    for photo in map(Path, photos):
+        if photo.resolve() not in seen:
+            seen.add(photo.resolve())
+            kept.append(photo)
+    return tuple(kept)
 
 
 def _as_error(summary: dict[str, Any]) -> EdgePhotoError:
