@@ -181,6 +181,7 @@ def run_batch(
         raise _as_error(first_error[0])
     for summary in summaries:
         summary.pop("exception", None)
+    summaries.sort(key=lambda summary: position.get(Path(summary["input"]), 0))  # the inputs' order
     return summaries, report
 
 
