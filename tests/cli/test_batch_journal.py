@@ -131,3 +131,18 @@ def test_a_photo_named_twice_runs_once(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 0, err
     assert sorted(Path(s["input"]).name for s in json.loads(stdout)) == ["0-astronaut.jpg", "1-coffee.jpg"]
     assert len((out / JOURNAL_NAME).read_text().splitlines()) == 2
+
+
+def test_executor_ray_without_the_extra_names_it(tmp_path: Path) -> None:
+    """A Python where `import ray` fails (sys.modules['ray'] = None blocks it): the missing-extra error."""
+    import subprocess
+    import sys
+
+    library = _library(tmp_path / "lib", 1)
+    code = ("import sys; sys.modules['ray'] = None\n"
+            "from edgephoto.cli.main import main\n"
+            f"main(['run', {str(library)!r}, '--steps', 'tone', '--out', {str(tmp_path / 'o')!r}, '--executor', 'ray'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+    assert done.returncode == 3 and "pip install 'edgephoto[ray]'" in done.stderr, done.stderr[-1500:]
+    assert "Traceback" not in done.stderr and not (tmp_path / "o" / JOURNAL_NAME).exists()
