@@ -155,9 +155,14 @@ def _background(value: str | None) -> Any:
 @click.option("--background", help="replace-bg: an image path, '#rrggbb' or 'R,G,B'.")
 @click.option("--keep-going", is_flag=True, help="Record a failing photo and carry on.")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-photo summaries as JSON.")
+@click.option("--workers", "-j", type=int, help="Worker processes (default: one per core, fewer for "
+                                               "a handful of photos); engine threads = cores // workers.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where the photos run: processes on this machine, or a Ray cluster (edgephoto[ray]).")
+@click.option("--address", help="--executor ray: the cluster to join (default: start a local one).")
 def command(photos: tuple[Path, ...], steps: str, out_dir: Path, backend: str | None, device: str,
             artifacts_dir: Path | None, no_build: bool, background: str | None, keep_going: bool,
-            as_json: bool) -> None:
+            as_json: bool, workers: int | None, executor: str, address: str | None) -> None:
     """Run the photo pipeline on PHOTO... (or on the built-in astronaut photo)."""
     from edgephoto.runtime.image_io import PHOTO_SUFFIXES, load_sample, photos_in
     from edgephoto.runtime.pipeline import plan, run_pipeline
@@ -178,11 +183,27 @@ def command(photos: tuple[Path, ...], steps: str, out_dir: Path, backend: str | 
     options: dict[str, dict[str, Any]] = {}
     if background is not None:
         options["replace-bg"] = {"background": _background(background)}
+    if not photos and (workers is not None or executor != "local" or address is not None):
+        raise InvalidOptionError("--workers, --executor and --address run a folder or photos: name them")
     with progress_display(not as_json or sys.stderr.isatty()) as progress:
         resolver = make_resolver(artifacts_dir, backend, not no_build, progress)
-        summaries = run_pipeline(inputs, order, out_dir, artifacts=resolver, backend=backend,
-                                 device=device, progress=progress, options=options,
-                                 keep_going=keep_going)
+        if photos:  # a library: journalled and resumable, on workers (edgephoto.batch)
+            from edgephoto.batch.run import SUMMARY_NAME, run_batch
+
+            summaries, report = run_batch(
+                inputs, order, out_dir, artifacts=resolver, lookup=make_resolver(artifacts_dir, backend, False, progress),
+                backend=backend, device=device, options=options, keep_going=keep_going,
+                workers=workers, executor=executor, address=address, progress=progress)
+            if report["skipped"] == report["photos"]:
+                click.echo(f"nothing to do: all {report['photos']} photos are done (journal {report['journal']})",
+                           err=True)
+            click.echo(f"done {report['done']}, skipped {report['skipped']} (already done), failed "
+                       f"{report['failed']}: {report['photos_per_s']} photos/s on {report['workers']} "
+                       f"worker(s) -> {out_dir / SUMMARY_NAME}", err=True)
+        else:
+            summaries = run_pipeline(inputs, order, out_dir, artifacts=resolver, backend=backend,
+                                     device=device, progress=progress, options=options,
+                                     keep_going=keep_going)
     if as_json:
         emit_json(summaries)
     else:

@@ -23,6 +23,7 @@ from edgephoto.manifest import MANIFEST_NAME, read_manifest
 from edgephoto.registry import Registry
 from edgephoto.runtime.image_io import (
     Photo,
+    encode_image,
     load_sample,
     read_photo,
     write_bytes_atomic,
@@ -31,6 +32,7 @@ from edgephoto.runtime.image_io import (
 
 Resolver = Union[Mapping[str, Path], Callable[[str], "Path | None"]]  # noqa: UP007
 Progress = Callable[[str], None]
+Sink = Callable[[Path, bytes], None]  # (final path, encoded bytes): written by someone else
 
 # The artifact role each model step asks for, and the default zoo model per role, are in the
 # task table (edgephoto/tasks.py); only the CLI may build a missing artifact (cli/run.py).
@@ -58,8 +60,9 @@ def step(name: str, *, needs: tuple[str, ...] = (), description: str = "") -> Ca
 class Models:
     """Loaded backends per role, shared across photos, closed at the end of the run."""
 
-    def __init__(self, artifacts: Resolver | None, backend: str | None, device: str) -> None:
-        self.artifacts, self.backend, self.device = artifacts, backend, device
+    def __init__(self, artifacts: Resolver | None, backend: str | None, device: str,
+                 threads: int | None = None) -> None:
+        self.artifacts, self.backend, self.device, self.threads = artifacts, backend, device, threads
         self._loaded: dict[str, tuple[Any, dict[str, Any], Path]] = {}
 
     def path(self, role: str) -> Path | None:
@@ -82,9 +85,21 @@ class Models:
                 )
             from edgephoto.runtime.artifact import load_artifact
 
-            backend, manifest = load_artifact(path, backend=self.backend, device=self.device)
+            backend, manifest = load_artifact(path, backend=self.backend, device=self.device,
+                                              **self._engine_options(path))
             self._loaded[role] = (backend, manifest, path)
         return self._loaded[role]
+
+    def _engine_options(self, path: Path) -> dict[str, Any]:
+        """threads= for an engine that takes it (batch workers split the cores among them)."""
+        if self.threads is None:
+            return {}
+        from edgephoto.runtime.artifact import default_backend
+        from edgephoto.runtime.backends import BACKENDS
+
+        root = path if path.is_dir() and not path.suffix else path.parent
+        name = self.backend or default_backend(read_manifest(root))
+        return {"threads": self.threads} if "threads" in BACKENDS.get(name).options else {}
 
     def run(self, ctx: Context, role: str, task: str, **options: Any) -> tuple[Any, dict[str, Any]]:
         """Run the artifact for `role` through task `task` on the current image."""
@@ -130,10 +145,14 @@ class Context:
     outputs: dict[str, str] = field(default_factory=dict)
     models_used: dict[str, dict[str, Any]] = field(default_factory=dict)
     enhanced: list[str] = field(default_factory=list)
+    sink: Sink | None = None  # where encoded outputs go instead of the disk (a Ray actor's)
 
     def write(self, key: str, suffix: str, array: np.ndarray, *, quality: int | None = None) -> Path:
         path = self.out_dir / f"{self.stem}.{suffix}"
-        write_image_atomic(path, array, quality=quality, protect=self.protect)
+        if self.sink is None:
+            write_image_atomic(path, array, quality=quality, protect=self.protect)
+        else:
+            self.sink(path, encode_image(np.asarray(array), path.suffix, quality=quality))
         self.outputs[key] = str(path)
         return path
 
@@ -232,56 +251,98 @@ def run_pipeline(
     inputs = tuple(Path(p) for p in photos if not isinstance(p, Photo))
     inputs += tuple(p.path for p in photos if isinstance(p, Photo) and p.path is not None)
     _check_out_dir(out_dir, inputs)
-    step_options = {k: dict(v) for k, v in (options or {}).items()}
-    for name in step_options:
-        STEPS.get(name)
-    tell = progress or (lambda message: None)
+    step_options = check_options(options)
     models = Models(artifacts, backend, device)
     summaries: list[dict[str, Any]] = []
     taken: set[str] = set()
     try:
         for index, item in enumerate(photos, 1):
-            label = item.name if isinstance(item, Photo) else Path(item).name
             stem = _unique_stem(item.name if isinstance(item, Photo) else Path(item).stem, taken)
-            summary: dict[str, Any] = {"input": str(item.path if isinstance(item, Photo) else item),
-                                       "stem": stem, "steps": order, "ok": False}
-            timings: dict[str, float] = {}
-            try:
-                tell(f"[{index}/{len(photos)}] {label}: read")
-                started = time.perf_counter()
-                photo_obj = item if isinstance(item, Photo) else read_photo(item)
-                timings["read"] = round(time.perf_counter() - started, 4)
-                ctx = Context(photo_obj, photo_obj.rgb.copy(), stem, out_dir, models, inputs, step_options)
-                summary["photo"] = photo_obj.describe()
-                params: dict[str, Any] = {}
-                for name in order:
-                    tell(f"[{index}/{len(photos)}] {label}: {name}")
-                    started = time.perf_counter()
-                    params[name] = STEPS.get(name).run(ctx)
-                    timings[name] = round(time.perf_counter() - started, 4)
-                if ctx.enhanced:
-                    ctx.write("enhanced", "enhanced.jpg", ctx.image, quality=95)
-                summary.update(ok=True, outputs=ctx.outputs, parameters=params,
-                               models=ctx.models_used, exif=photo_obj.exif)
-            except EdgePhotoError as exc:
-                summary.update(error=str(exc), error_type=type(exc).__name__)
-                if not keep_going:
-                    _write_summary(out_dir, stem, summary, timings, inputs, quiet=True)
-                    raise
-            summaries.append(_write_summary(out_dir, stem, summary, timings, inputs))
+            summary = run_photo(item, stem, order, out_dir, models, options=step_options, protect=inputs,
+                                progress=progress, where=f"[{index}/{len(photos)}] ")
+            if not summary["ok"] and not keep_going:
+                raise summary.pop("exception")
+            summary.pop("exception", None)
+            summaries.append(summary)
     finally:
         models.close()
     return summaries
 
 
+def check_options(options: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
+    """Per-step options as plain dicts; an option for an unknown step suggests the nearest."""
+    step_options = {k: dict(v) for k, v in (options or {}).items()}
+    for name in step_options:
+        STEPS.get(name)
+    return step_options
+
+
+def unique_stems(photos: Sequence[Path]) -> list[str]:
+    """The output stem of each photo, as run_pipeline names them (a repeated stem gets -2, -3)."""
+    taken: set[str] = set()
+    return [_unique_stem(Path(p).stem, taken) for p in photos]
+
+
+def run_photo(
+    item: str | Path | Photo,
+    stem: str,
+    order: Sequence[str],
+    out_dir: Path,
+    models: Models,
+    *,
+    options: dict[str, dict[str, Any]],
+    protect: tuple[Path, ...],
+    progress: Progress | None = None,
+    where: str = "",
+    sink: Sink | None = None,
+) -> dict[str, Any]:
+    """One photo through the planned steps; its summary, also written as <stem>.json last.
+
+    A failure is in the summary (ok: false, error, and the exception under "exception" for a
+    caller that raises it). With `sink`, outputs and the summary go there, not to the disk.
+    """
+    tell = progress or (lambda message: None)
+    label = item.name if isinstance(item, Photo) else Path(item).name
+    summary: dict[str, Any] = {"input": str(item.path if isinstance(item, Photo) else item),
+                               "stem": stem, "steps": list(order), "ok": False}
+    timings: dict[str, float] = {}
+    try:
+        tell(f"{where}{label}: read")
+        started = time.perf_counter()
+        photo_obj = item if isinstance(item, Photo) else read_photo(item)
+        timings["read"] = round(time.perf_counter() - started, 4)
+        ctx = Context(photo_obj, photo_obj.rgb.copy(), stem, out_dir, models, protect, options, sink=sink)
+        summary["photo"] = photo_obj.describe()
+        params: dict[str, Any] = {}
+        for name in order:
+            tell(f"{where}{label}: {name}")
+            started = time.perf_counter()
+            params[name] = STEPS.get(name).run(ctx)
+            timings[name] = round(time.perf_counter() - started, 4)
+        if ctx.enhanced:
+            ctx.write("enhanced", "enhanced.jpg", ctx.image, quality=95)
+        summary.update(ok=True, outputs=ctx.outputs, parameters=params,
+                       models=ctx.models_used, exif=photo_obj.exif)
+    except EdgePhotoError as exc:
+        summary.update(error=str(exc), error_type=type(exc).__name__)
+        _write_summary(out_dir, stem, summary, timings, protect, quiet=True, sink=sink)
+        summary["exception"] = exc
+        return summary
+    return _write_summary(out_dir, stem, summary, timings, protect, sink=sink)
+
+
 def _write_summary(out_dir: Path, stem: str, summary: dict[str, Any], timings: dict[str, float],
-                   inputs: tuple[Path, ...], *, quiet: bool = False) -> dict[str, Any]:
+                   inputs: tuple[Path, ...], *, quiet: bool = False, sink: Sink | None = None) -> dict[str, Any]:
     """<stem>.json beside the outputs; `quiet` when another error is already on its way up."""
     summary["timings_s"] = timings
     summary["total_s"] = round(sum(timings.values()), 4)
     path = out_dir / f"{stem}.json"
+    data = (json.dumps(summary, indent=2, default=str) + "\n").encode()
     try:
-        write_bytes_atomic(path, (json.dumps(summary, indent=2, default=str) + "\n").encode(), protect=inputs)
+        if sink is None:
+            write_bytes_atomic(path, data, protect=inputs)
+        else:
+            sink(path, data)
         summary["summary"] = str(path)
     except OutputError:
         if not quiet:

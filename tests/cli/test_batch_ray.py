@@ -1,0 +1,166 @@
+"""`edgephoto run --executor ray` on a real two-node local Ray cluster: one node's worker is
+SIGKILLed mid-run, then the driver too; the rerun finishes with nothing lost or done twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edgephoto.batch.journal import JOURNAL_NAME
+from edgephoto.runtime.image_io import read_photo
+from shared_dir import PORTRAITS
+
+PHOTOS = 24
+pytest.importorskip("ray", reason="the ray extra: pip install 'edgephoto[ray]'")
+
+
+def _cluster_pids(temp_dir: str) -> list[int]:
+    """The processes of the cluster whose session lives in `temp_dir`, children first."""
+    import psutil
+
+    roots = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if proc.info["pid"] != os.getpid() and any(temp_dir in part for part in proc.info["cmdline"] or ()):
+            roots.append(proc)
+    pids: list[int] = []
+    for root in roots:
+        try:
+            pids += [child.pid for child in root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+    return pids + [root.pid for root in roots]
+
+
+def _stop(temp_dir: str) -> None:
+    """Kill this cluster's processes by pid (`ray stop` would stop every Ray on the machine)."""
+    for _ in range(40):  # until they are gone (a killed process takes a moment to go)
+        pids = _cluster_pids(temp_dir)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.25)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[tuple[str, dict[str, str], str]]:
+    """(address, env, temp dir) of a head node plus a worker node on 127.0.0.1, 1 CPU each."""
+    temp_dir = tempfile.mkdtemp(prefix="ep-ray-", dir="/tmp")  # short: Ray's unix sockets live under it
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (Path(temp_dir) / "home").mkdir()
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "HOME": f"{temp_dir}/home",
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # the nodes import this edgephoto
+    ray = str(Path(sys.executable).with_name("ray"))
+    try:
+        for argv in ([ray, "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
+                      "--temp-dir", temp_dir, "--num-cpus", "1", "--include-dashboard=false",
+                      "--disable-usage-stats"],
+                     [ray, "start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1",
+                      "--num-cpus", "1"]):
+            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+        yield f"127.0.0.1:{port}", env, temp_dir
+    finally:
+        _stop(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _lines(out: Path) -> int:
+    path = out / JOURNAL_NAME
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def _done_by(out: Path) -> set[int]:
+    path = out / JOURNAL_NAME
+    lines = path.read_text().splitlines() if path.exists() else []
+    return {json.loads(line)["worker"]["pid"] for line in lines if line.endswith("}")}
+
+
+def _photo_workers(temp_dir: str) -> list[tuple[int, int]]:
+    """(pid, raylet pid) of the PhotoWorker actors, the head node's raylet first."""
+    import psutil
+
+    raylets = sorted((p for p in psutil.process_iter(["cmdline", "create_time"])
+                      if any(temp_dir in part for part in p.info["cmdline"] or ())
+                      and "raylet" in Path((p.info["cmdline"] or [""])[0]).name),
+                     key=lambda p: p.info["create_time"])
+    return [(child.pid, raylet.pid) for raylet in raylets for child in raylet.children()
+            if "PhotoWorker" in " ".join(child.cmdline())]
+
+
+def _wait(condition: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.05)
+
+
+@pytest.mark.real
+@pytest.mark.shared("data/portraits")
+def test_a_lost_ray_worker_and_a_killed_driver_lose_nothing(
+    tmp_path: Path, zoo_weights: object, ray_cluster: tuple[str, dict[str, str], str]
+) -> None:
+    from edgephoto.api import artifact_cache, auto_zoo_artifact
+
+    address, env, temp_dir = ray_cluster
+    selfie, _, _ = auto_zoo_artifact("selfie", artifacts=artifact_cache())
+    library = tmp_path / "library"
+    library.mkdir()
+    for n in range(1, PHOTOS + 1):
+        shutil.copy(PORTRAITS / f"{n}.jpg", library / f"p{n}.jpg")
+    before = {p: p.read_bytes() for p in library.iterdir()}
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "edgephoto.cli.main", "run", str(library), "--steps", "segment",
+            "--artifacts", str(selfie.parents[1]), "--no-build", "--out", str(out),
+            "--executor", "ray", "--address", address]
+    driver = subprocess.Popen(argv, env={**env, **os.environ, "HOME": env["HOME"]},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait(lambda: len(_photo_workers(temp_dir)) == 2, 60)
+    workers = _photo_workers(temp_dir)
+    assert len(workers) == 2 and driver.poll() is None, "both actors up"
+    lost_pid = workers[-1][0]  # the worker node's actor: lost once it has done a photo
+    _wait(lambda: lost_pid in _done_by(out), 30)
+    os.kill(lost_pid, signal.SIGKILL)
+    at_loss = _lines(out)
+    _wait(lambda: _lines(out) >= at_loss + 3 or driver.poll() is not None, 60)
+    if driver.poll() is None:
+        driver.kill()  # the driver too: the journal must carry the run
+        driver.wait()
+    else:  # it finished first: on the actor left, having queued the lost one's photos again
+        assert driver.returncode == 0, driver.communicate()[1].decode()[-2000:]
+        report = json.loads((out / "run-summary.json").read_text())
+        assert (report["workers"], report["workers_lost"], report["done"]) == (2, 1, PHOTOS)
+    second = subprocess.run(argv, env={**env, **os.environ, "HOME": env["HOME"]}, capture_output=True,
+                            text=True, timeout=90)
+    assert second.returncode == 0, second.stderr[-2000:]
+
+    entries = [json.loads(line) for line in (out / JOURNAL_NAME).read_text().splitlines()]
+    assert sorted(e["input"] for e in entries) == sorted(str(p.resolve()) for p in before)  # once each
+    assert 0 < at_loss < PHOTOS  # the worker was lost mid-run
+    expected = {JOURNAL_NAME, "run-summary.json"} | {f"{e['stem']}.{k}" for e in entries for k in ("json", "mask.png")}
+    assert {p.name for p in out.iterdir()} == expected  # no temp or partial file
+    pids = {entry["worker"]["pid"] for entry in entries}
+    for entry in entries:
+        summary = json.loads((out / f"{entry['stem']}.json").read_text())
+        assert summary["ok"] and summary["steps"] == ["segment"]
+        mask = read_photo(out / f"{entry['stem']}.mask.png")
+        assert mask.size == read_photo(entry["input"]).size and 0.05 < (mask.rgb[..., 0] > 127).mean() < 0.95
+    assert lost_pid in pids and len(pids) >= 3  # the lost actor had done photos; others finished them
+    report = json.loads((out / "run-summary.json").read_text())
+    assert report["executor"] == "ray" and report["failed"] == 0 and report["done"] + report["skipped"] == PHOTOS
+    assert {p: p.read_bytes() for p in library.iterdir()} == before
