@@ -107,9 +107,17 @@ def test_load_auto_runs_the_fastest_engine_and_says_why(zoo_artifacts: Callable[
 
 
 @pytest.mark.real
+@pytest.mark.parametrize("cpu", ["this machine", "a CPU class nobody measured"])
 def test_run_with_auto_on_the_real_sample_records_engine_and_reason(
-    zoo_artifacts: Callable[..., dict[str, object]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    zoo_artifacts: Callable[..., dict[str, object]], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, cpu: str,
 ) -> None:
+    if cpu != "this machine":  # the default order decides, and the summary says so
+        import edgephoto.runtime.devices as devices
+
+        facts = {**cpu_facts(), "arch": "riscv64"}
+        monkeypatch.setattr(devices, "cpu_facts", lambda: facts)
+        assert "no measurement" in auto_backend("fsrcnn-x2").reason
     built = zoo_artifacts("fsrcnn-x2", ("onnx", "tflite", "openvino"))
     root = Path(str(built["onnx"].path)).parents[1]  # type: ignore[attr-defined]
     code, out, err = run(["run", "--steps", "upscale2", "--artifacts", str(root), "--no-build",

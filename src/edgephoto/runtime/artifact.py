@@ -37,22 +37,20 @@ def default_backend(manifest: dict[str, Any]) -> str:
 
 def own_engine_reason(manifest: dict[str, Any], name: str) -> str:
     """Why the artifact's own engine runs it, with the measured table's word on that engine for
-    this model on this CPU class when the table has one (zoo/fastest_engines.json)."""
+    this model on this CPU class (zoo/fastest_engines.json), or that nobody measured it there and
+    where the default order puts it (`run --artifacts` picks among a model's artifacts by it)."""
     from edgephoto.errors import EdgePhotoError
     from edgephoto.runtime.auto import auto_backend
-    from edgephoto.runtime.devices import cpu_facts
-    from edgephoto.zoo.fastest import cpu_class, load_table
+    from edgephoto.zoo.fastest import load_table
 
     own = f"{name}: the artifact's own engine (target {manifest.get('target')})"
     model, precision = str(manifest.get("model")), str(manifest.get("precision", "fp32"))
     try:
         table = load_table(backends=tuple(BACKENDS.names()))
-        if table.ranking(model, precision, cpu_class(cpu_facts())) is None:
-            return own
         verdict = auto_backend(model, precision, usable=lambda other: other == name, table=table)
     except EdgePhotoError:  # no table verdict: the plain fact still holds
         return own
-    return f"{own}; {verdict.reason.removeprefix(name + ': ')}"
+    return f"{own}; {verdict.basis}"
 
 
 def loads(manifest: dict[str, Any], backend: str) -> bool:

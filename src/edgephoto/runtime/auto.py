@@ -22,6 +22,7 @@ class AutoChoice:
 
     backend: str
     reason: str
+    basis: str = ""  # the reason without the engines passed over (what the table says of this one)
 
 
 def _speed(ranking: Ranking, backend: str) -> str:
@@ -70,16 +71,16 @@ def auto_backend(
             passed.append(why)
             continue
         if len(installed) == 1:
-            return AutoChoice(name, f"{name}: only engine installed")
+            return AutoChoice(name, f"{name}: only engine installed", "only engine installed")
         skipped = f"; {'; '.join(passed)}" if passed else ""
         if ranking is not None and name in measured:
             first = "fastest" if name == measured[0] else "fastest usable"
-            return AutoChoice(name, (
-                f"{name}: {first} measured for {model} {precision} on {klass} "
-                f"({ranking.results}, {ranking.date}: {_speed(ranking, name)}){skipped}"))
+            basis = (f"{first} measured for {model} {precision} on {klass} "
+                     f"({ranking.results}, {ranking.date}: {_speed(ranking, name)})")
+            return AutoChoice(name, f"{name}: {basis}{skipped}", basis)
         basis = (f"none of the engines measured for {model} {precision} on {klass} is usable"
                  if ranking is not None else f"no measurement for {model} {precision} on {klass}")
-        return AutoChoice(name, f"{name}: {basis}; first usable in the default order "
-                                f"{' > '.join(table.default_order)}{skipped}")
+        basis += f"; first usable in the default order {' > '.join(table.default_order)}"
+        return AutoChoice(name, f"{name}: {basis}{skipped}", basis)
     raise MissingExtraError(installed[0], BACKENDS.get(installed[0]).extra,
                             f"{model}: " + "; ".join(passed))
