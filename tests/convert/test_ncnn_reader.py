@@ -1,0 +1,95 @@
+"""The ncnn reader on a tiny .param/.bin written here (fp32 and fp16 weight storage), checked
+against ncnn itself (the PyPI wheel); malformed files give clear errors. (As ncnn requires, a
+blob read by two layers goes through a Split.)"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgephoto.errors import InputFileError, UnsupportedOpError
+
+PARAM = """7767517
+12 14
+Input            in    0 1 data
+Split            sp    1 2 data a b
+Convolution      c1    1 1 a c1 0=8 1=3 4=1 5=1 6=216 9=2 -23310=1,1.000000e-01
+PReLU            p1    1 1 c1 p1 0=8
+ConvolutionDepthWise dw 1 1 p1 dw 0=8 1=3 2=2 4=2 5=1 6=72 7=8
+Convolution      c2    1 1 dw c2 0=12 1=1 5=0 6=96
+PixelShuffle     ps    1 1 c2 ps 0=2
+Interp           up    1 1 b up 0=2 1=2.000000e+00 2=2.000000e+00
+Split            sp2   1 2 up u1 u2
+Eltwise          e     2 1 ps u1 e 0=1 -23301=2,5.000000e-01,1.000000e+00
+Concat           cat   2 1 e u2 cat 0=0
+BinaryOp         out   1 1 cat output 0=2 1=1 2=5.000000e-01
+"""
+SIZES = {"c1": (216, 8), "p1": (0, 8), "dw": (72, 8), "c2": (96, 0)}  # (tagged weights, plain fp32)
+
+
+def _write(tmp: Path, storage: str) -> Path:
+    rng = np.random.default_rng(7)
+    data = b""
+    for layer, (tagged, plain) in SIZES.items():
+        if tagged:
+            weights = rng.normal(0, 0.3, tagged).astype(np.float32)
+            if storage == "fp16":
+                raw = weights.astype("<f2").tobytes()
+                data += struct.pack("<I", 0x01306B47) + raw + b"\0" * (-len(raw) % 4)
+            else:
+                data += struct.pack("<I", 0) + weights.astype("<f4").tobytes()
+        if plain:
+            data += rng.normal(0, 0.2 if layer != "p1" else 0.1, plain).astype("<f4").tobytes()
+    param = tmp / f"tiny_{storage}.param"
+    param.write_text(PARAM)
+    param.with_suffix(".bin").write_bytes(data)
+    return param
+
+
+@pytest.mark.parametrize("storage", ["fp32", "fp16"])
+def test_reader_matches_ncnn(tmp_path: Path, storage: str) -> None:
+    pytest.importorskip("ncnn")
+    ort = pytest.importorskip("onnxruntime")
+    from edgephoto.convert.sources.ncnn import build_onnx, ncnn_net, run_ncnn
+    from edgephoto.convert.sources.ncnn_format import read_model
+
+    param = _write(tmp_path, storage)
+    model = read_model(param)
+    assert model.storage_kinds() == [storage]
+    assert model.layers[2].get_array(10) == [0.1] and model.layers[9].get_array(1) == [0.5, 1.0]
+    session = ort.InferenceSession(build_onnx(model).SerializeToString(), providers=["CPUExecutionProvider"])
+    photo = np.random.default_rng(1).random((1, 3, 20, 24), dtype=np.float32)
+    ours = session.run(["output"], {"data": photo})[0]
+    ref = run_ncnn(ncnn_net(param), {"data": photo}, ["output"])["output"]
+    assert ours.shape == ref.shape == (1, 6, 40, 48)
+    assert float(np.abs(ours - ref).max()) < 1e-4
+    assert float(np.abs(ref).mean()) > 0.05  # the model does compute something
+
+
+def test_malformed_files(tmp_path: Path) -> None:
+    from edgephoto.convert.sources.ncnn_format import read_model
+
+    param = _write(tmp_path, "fp16")
+    good = param.with_suffix(".bin").read_bytes()
+    param.with_suffix(".bin").write_bytes(good[:-40])
+    with pytest.raises(InputFileError, match="truncated: layer Convolution 'c2'"):
+        read_model(param)
+    param.with_suffix(".bin").write_bytes(good + b"\0" * 8)
+    with pytest.raises(InputFileError, match="8 bytes left over after the last weighted layer Convolution 'c2'"):
+        read_model(param)
+    param.with_suffix(".bin").unlink()
+    with pytest.raises(InputFileError, match="beside the .param"):
+        read_model(param)
+    bad = tmp_path / "bad.param"
+    bad.write_text(PARAM.replace("7767517", "7767518"))
+    with pytest.raises(InputFileError, match="magic 7767517"):
+        read_model(bad)
+    bad.write_text(PARAM.replace("12 14", "13 14"))
+    with pytest.raises(InputFileError, match="declares 13 layers but holds 12"):
+        read_model(bad)
+    bad.write_text(PARAM.replace("Eltwise          e  ", "Softmax          e  "))
+    with pytest.raises(UnsupportedOpError, match="'Softmax'.*layer 'e'"):
+        read_model(bad)
