@@ -93,9 +93,12 @@ def run_ncnn(net: Any, feeds: dict[str, np.ndarray], outputs: list[str]) -> dict
     """Run NCHW batch-1 feeds (ncnn blob names) through `net`; NCHW outputs."""
     import ncnn
 
+    # ncnn.Mat(array) borrows the array's memory: keep every array alive until the extracts
+    arrays = {name: np.ascontiguousarray(np.asarray(value, np.float32)[0]) for name, value in feeds.items()}
+    mats = {name: ncnn.Mat(array) for name, array in arrays.items()}
     with net.create_extractor() as ex:
-        for name, value in feeds.items():
-            ex.input(name, ncnn.Mat(np.ascontiguousarray(np.asarray(value, np.float32)[0])))
+        for name, mat in mats.items():
+            ex.input(name, mat)
         result = {}
         for name in outputs:
             status, mat = ex.extract(name)
