@@ -93,3 +93,29 @@ def test_malformed_files(tmp_path: Path) -> None:
     bad.write_text(PARAM.replace("Eltwise          e  ", "Softmax          e  "))
     with pytest.raises(UnsupportedOpError, match="'Softmax'.*layer 'e'"):
         read_model(bad)
+
+
+@pytest.mark.parametrize("scale", [0.5, 0.75, 2.0])
+def test_bicubic_resize_as_conv_is_exact(scale: float) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgephoto.convert.onnx_passes.cubic_resize import rewrite
+
+    scales = numpy_helper.from_array(np.asarray([1, 1, scale, scale], np.float32), "scales")
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="cubic",
+                            coordinate_transformation_mode="half_pixel", cubic_coeff_a=-0.75)
+    graph = helper.make_graph([node], "resize", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 24, 36])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [scales])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = np.random.default_rng(3).random((1, 3, 24, 36), dtype=np.float32)
+
+    def run(m: onnx.ModelProto) -> np.ndarray:
+        return ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+    ref = run(model)
+    assert rewrite(model, {"x": 3}) == 1 and "Resize" not in [n.op_type for n in model.graph.node]
+    out = run(model)
+    assert out.shape == ref.shape == (1, 3, int(24 * scale), int(36 * scale))
+    assert float(np.abs(out - ref).max()) < 1e-5

@@ -59,8 +59,24 @@ def build_onnx(model: NcnnModel) -> Any:
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="edgephoto ncnn reader")
     proto.ir_version = 8  # loads in every onnxruntime (web included) that runs opset 17
+    _bicubic_as_conv(proto)
     onnx.checker.check_model(proto)
     return proto
+
+
+def _bicubic_as_conv(proto: Any) -> int:
+    """Bicubic resizes by a fixed factor become exact convolutions (no TFLite bicubic op)."""
+    from onnx import shape_inference
+
+    from edgephoto.convert.onnx_passes import cubic_resize
+
+    inferred = shape_inference.infer_shapes(proto)
+    channels = {}
+    for value in list(inferred.graph.value_info) + list(inferred.graph.input):
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) == 4 and dims[1].dim_value > 0:
+            channels[value.name] = int(dims[1].dim_value)
+    return cubic_resize.rewrite(proto, channels)
 
 
 @register_edge("ncnn", "onnx")
