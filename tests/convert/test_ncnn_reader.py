@@ -95,17 +95,18 @@ def test_malformed_files(tmp_path: Path) -> None:
         read_model(bad)
 
 
-@pytest.mark.parametrize("scale", [0.5, 0.75, 2.0])
-def test_bicubic_resize_as_conv_is_exact(scale: float) -> None:
+@pytest.mark.parametrize(("mode", "scale"), [("cubic", 0.5), ("cubic", 0.75), ("cubic", 2.0), ("nearest", 4.0)])
+def test_resize_as_conv_is_exact(mode: str, scale: float) -> None:
     ort = pytest.importorskip("onnxruntime")
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    from edgephoto.convert.onnx_passes.cubic_resize import rewrite
+    from edgephoto.convert.onnx_passes.resize_as_conv import rewrite
 
     scales = numpy_helper.from_array(np.asarray([1, 1, scale, scale], np.float32), "scales")
-    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="cubic",
-                            coordinate_transformation_mode="half_pixel", cubic_coeff_a=-0.75)
+    attrs = ({"coordinate_transformation_mode": "half_pixel", "cubic_coeff_a": -0.75} if mode == "cubic"
+             else {"coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"})
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], mode=mode, **attrs)
     graph = helper.make_graph([node], "resize", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 24, 36])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [scales])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -119,3 +120,15 @@ def test_bicubic_resize_as_conv_is_exact(scale: float) -> None:
     out = run(model)
     assert out.shape == ref.shape == (1, 3, int(24 * scale), int(36 * scale))
     assert float(np.abs(out - ref).max()) < 1e-5
+
+
+def test_onnx2tf_open_output_dims_take_the_spec_layout() -> None:
+    """onnx2tf leaves the H/W of resized outputs open (None): they still match the spec."""
+    from edgephoto.convert.sources.onnx import NHWC_TO_NCHW, _layout_fix
+    from edgephoto.errors import ConversionError
+
+    assert _layout_fix([1, 3, 128, 128], [1, None, None, 3], "NCHW") == NHWC_TO_NCHW
+    assert _layout_fix([1, 3, 128, 128], [1, 128, 128, 3], "NCHW") == NHWC_TO_NCHW
+    assert _layout_fix([1, 128, 128, 3], [1, None, None, 3], "NHWC") is None
+    with pytest.raises(ConversionError):
+        _layout_fix([1, 3, 128, 128], [1, None, None, 4], "NCHW")

@@ -59,16 +59,17 @@ def build_onnx(model: NcnnModel) -> Any:
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="edgephoto ncnn reader")
     proto.ir_version = 8  # loads in every onnxruntime (web included) that runs opset 17
-    _bicubic_as_conv(proto)
+    _resizes_as_conv(proto)
     onnx.checker.check_model(proto)
     return proto
 
 
-def _bicubic_as_conv(proto: Any) -> int:
-    """Bicubic resizes by a fixed factor become exact convolutions (no TFLite bicubic op)."""
+def _resizes_as_conv(proto: Any) -> int:
+    """Nearest and bicubic resizes by a fixed factor become exact convolutions (TFLite has no
+    bicubic op; Core ML cannot size onnx2tf's run-time-sized resizes)."""
     from onnx import shape_inference
 
-    from edgephoto.convert.onnx_passes import cubic_resize
+    from edgephoto.convert.onnx_passes import resize_as_conv
 
     inferred = shape_inference.infer_shapes(proto)
     channels = {}
@@ -76,7 +77,7 @@ def _bicubic_as_conv(proto: Any) -> int:
         dims = value.type.tensor_type.shape.dim
         if len(dims) == 4 and dims[1].dim_value > 0:
             channels[value.name] = int(dims[1].dim_value)
-    return cubic_resize.rewrite(proto, channels)
+    return resize_as_conv.rewrite(proto, channels)
 
 
 @register_edge("ncnn", "onnx")

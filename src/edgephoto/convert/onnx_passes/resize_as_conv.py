@@ -1,5 +1,9 @@
-"""Bicubic Resize by a fixed rational factor p/q as an exact convolution (TFLite has no bicubic
-resize op; onnx2tf's ResizeBicubic does not convert).
+"""Resizes by a fixed factor as exact convolutions: TFLite has no bicubic resize op (onnx2tf's
+ResizeBicubic does not convert), and Core ML cannot size a resize whose output size onnx2tf
+computes at run time.
+
+Nearest by an integer factor r (asymmetric, floor) repeats each pixel r x r times: a grouped
+1x1 Conv of ones (C -> C*r*r) and DepthToSpace(r), exact.
 
 With half-pixel coordinates, output pixel p*k + j samples input q*k + off_j, off_j =
 (j + 0.5) * q / p - 0.5, with the 4 cubic taps (a = -0.75) around it and indices clamped at the
@@ -49,9 +53,20 @@ def rational(scale: float) -> tuple[int, int] | None:
     return frac.numerator, frac.denominator
 
 
+def _nearest_repeat(attrs: dict[str, Any], scales: np.ndarray | None) -> int:
+    """r for a nearest Resize by an integer r on H and W that repeats pixels, else 0."""
+    if scales is None or scales.shape != (4,) or scales[0] != 1 or scales[1] != 1 or scales[2] != scales[3]:
+        return 0
+    r = float(scales[2])
+    exact = attrs.get("mode", b"nearest") == b"nearest" and r == int(r) and 1 < r <= MAX_TERMS
+    pixel_copies = (attrs.get("coordinate_transformation_mode") == b"asymmetric"
+                    and attrs.get("nearest_mode") == b"floor")
+    return int(r) if exact and pixel_copies else 0
+
+
 def rewrite(model: Any, channels: dict[str, int]) -> int:
-    """Replace every cubic half-pixel Resize with constant equal H/W scales p/q by
-    Pad(edge) + Conv(group=C, stride q) + DepthToSpace(p). `channels` gives each Resize input's
+    """Replace every nearest (integer r) and cubic half-pixel (p/q) Resize with constant equal H/W
+    scales by Conv + DepthToSpace (cubic: Pad(edge) first). `channels` gives each Resize input's
     channel count. Returns how many were rewritten."""
     from onnx import helper, numpy_helper
 
@@ -60,6 +75,19 @@ def rewrite(model: Any, channels: dict[str, int]) -> int:
     for node in model.graph.node:
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         scales = consts.get(node.input[2]) if node.op_type == "Resize" and len(node.input) > 2 else None
+        repeat = _nearest_repeat(attrs, scales) if node.input[0] in channels else None
+        if repeat:
+            c, name = channels[node.input[0]], node.name or node.output[0]
+            model.graph.initializer.append(
+                numpy_helper.from_array(np.ones((c * repeat * repeat, 1, 1, 1), np.float32), f"{name}_ones"))
+            nodes += [
+                helper.make_node("Conv", [node.input[0], f"{name}_ones"], [f"{name}_copies"], name=f"{name}_conv",
+                                 group=c, kernel_shape=[1, 1]),
+                helper.make_node("DepthToSpace", [f"{name}_copies"], list(node.output), name=f"{name}_d2s",
+                                 blocksize=repeat, mode="CRD"),
+            ]
+            done += 1
+            continue
         ok = (scales is not None and scales.shape == (4,) and scales[0] == scales[1] == 1
               and scales[2] == scales[3] and attrs.get("mode") == b"cubic"
               and attrs.get("coordinate_transformation_mode") == b"half_pixel"
