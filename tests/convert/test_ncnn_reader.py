@@ -132,3 +132,24 @@ def test_onnx2tf_open_output_dims_take_the_spec_layout() -> None:
     assert _layout_fix([1, 128, 128, 3], [1, None, None, 3], "NHWC") is None
     with pytest.raises(ConversionError):
         _layout_fix([1, 3, 128, 128], [1, None, None, 4], "NCHW")
+
+
+def test_crd_pixel_shuffle_as_dcr_is_exact() -> None:
+    """A CRD DepthToSpace on a tensor no Conv makes gets a permutation Conv in front of DCR."""
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    from edgephoto.convert.onnx_passes.depth_to_space import rewrite
+
+    node = helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=3, mode="CRD")
+    graph = helper.make_graph([node], "d2s", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 18, 5, 7])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = np.random.default_rng(4).random((1, 18, 5, 7), dtype=np.float32)
+
+    def run() -> np.ndarray:
+        return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+    ref = run()
+    assert rewrite(model, {"x": 18}) == 1 and [n.op_type for n in model.graph.node] == ["Conv", "DepthToSpace"]
+    assert np.array_equal(run(), ref)

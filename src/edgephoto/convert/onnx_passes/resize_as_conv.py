@@ -2,13 +2,13 @@
 ResizeBicubic does not convert), and Core ML cannot size a resize whose output size onnx2tf
 computes at run time.
 
-Nearest by an integer factor r (asymmetric, floor) repeats each pixel r x r times: a grouped
-1x1 Conv of ones (C -> C*r*r) and DepthToSpace(r), exact.
+Nearest by an integer factor r (asymmetric, floor) repeats each pixel r x r times: a 1x1 Conv
+of ones (C -> C*r*r) and DepthToSpace(r), exact.
 
 With half-pixel coordinates, output pixel p*k + j samples input q*k + off_j, off_j =
 (j + 0.5) * q / p - 0.5, with the 4 cubic taps (a = -0.75) around it and indices clamped at the
 border. So per axis the resize is a stride-q convolution with p output phases, and in 2-D one
-grouped Conv (p*p phases per channel) over an edge-padded input followed by DepthToSpace(p).
+Conv (p*p phases per channel) over an edge-padded input followed by DepthToSpace(p).
 The rewrite is exact when every input side is a multiple of q (the Real-ESRGAN x2/x3 tails
 resize a x4 output by 1/2 and 3/4).
 """
@@ -53,6 +53,17 @@ def rational(scale: float) -> tuple[int, int] | None:
     return frac.numerator, frac.denominator
 
 
+def _phase_major(kernels: np.ndarray, c: int) -> np.ndarray:
+    """Conv weights (phases*C, C, K, K): output channel phase*C + ch applies kernel `phase` to
+    input channel ch only. Phase-major channels are DepthToSpace's DCR order, TensorFlow's own
+    depth_to_space (CRD becomes a rank-6 reshape that Core ML refuses)."""
+    phases, kh, kw = kernels.shape
+    weight = np.zeros((phases * c, c, kh, kw), np.float32)
+    for ch in range(c):
+        weight[ch::c, ch] = kernels
+    return weight
+
+
 def _nearest_repeat(attrs: dict[str, Any], scales: np.ndarray | None) -> int:
     """r for a nearest Resize by an integer r on H and W that repeats pixels, else 0."""
     if scales is None or scales.shape != (4,) or scales[0] != 1 or scales[1] != 1 or scales[2] != scales[3]:
@@ -78,13 +89,13 @@ def rewrite(model: Any, channels: dict[str, int]) -> int:
         repeat = _nearest_repeat(attrs, scales) if node.input[0] in channels else None
         if repeat:
             c, name = channels[node.input[0]], node.name or node.output[0]
-            model.graph.initializer.append(
-                numpy_helper.from_array(np.ones((c * repeat * repeat, 1, 1, 1), np.float32), f"{name}_ones"))
+            ones = np.ones((repeat * repeat, 1, 1), np.float32)
+            model.graph.initializer.append(numpy_helper.from_array(_phase_major(ones, c), f"{name}_ones"))
             nodes += [
                 helper.make_node("Conv", [node.input[0], f"{name}_ones"], [f"{name}_copies"], name=f"{name}_conv",
-                                 group=c, kernel_shape=[1, 1]),
+                                 kernel_shape=[1, 1]),
                 helper.make_node("DepthToSpace", [f"{name}_copies"], list(node.output), name=f"{name}_d2s",
-                                 blocksize=repeat, mode="CRD"),
+                                 blocksize=repeat, mode="DCR"),
             ]
             done += 1
             continue
@@ -100,8 +111,8 @@ def rewrite(model: Any, channels: dict[str, int]) -> int:
         p, q = pq
         c, x, name = channels[node.input[0]], node.input[0], node.name or node.output[0]
         filters, left, right = phase_filters(p, q, float(attrs.get("cubic_coeff_a", -0.75)))
-        kernel = np.einsum("ik,jl->ijkl", filters, filters).reshape(p * p, 1, filters.shape[1], filters.shape[1])
-        weight = np.tile(kernel, (c, 1, 1, 1)).astype(np.float32)
+        kernel = np.einsum("ik,jl->ijkl", filters, filters).reshape(p * p, filters.shape[1], filters.shape[1])
+        weight = _phase_major(kernel.astype(np.float32), c)
         model.graph.initializer.extend([
             numpy_helper.from_array(np.asarray([0, 0, left, left, 0, 0, right, right], np.int64), f"{name}_pads"),
             numpy_helper.from_array(weight, f"{name}_phases"),
@@ -109,9 +120,9 @@ def rewrite(model: Any, channels: dict[str, int]) -> int:
         nodes += [
             helper.make_node("Pad", [x, f"{name}_pads"], [f"{name}_padded"], name=f"{name}_pad", mode="edge"),
             helper.make_node("Conv", [f"{name}_padded", f"{name}_phases"], [f"{name}_phased"], name=f"{name}_conv",
-                             group=c, strides=[q, q], kernel_shape=list(kernel.shape[2:])),
+                             strides=[q, q], kernel_shape=list(kernel.shape[1:])),
             helper.make_node("DepthToSpace", [f"{name}_phased"], list(node.output), name=f"{name}_d2s",
-                             blocksize=p, mode="CRD"),
+                             blocksize=p, mode="DCR"),
         ]
         done += 1
     del model.graph.node[:]

@@ -66,10 +66,11 @@ def build_onnx(model: NcnnModel) -> Any:
 
 def _resizes_as_conv(proto: Any) -> int:
     """Nearest and bicubic resizes by a fixed factor become exact convolutions (TFLite has no
-    bicubic op; Core ML cannot size onnx2tf's run-time-sized resizes)."""
+    bicubic op; Core ML cannot size onnx2tf's run-time-sized resizes), and pixel shuffles take
+    TensorFlow's channel order (Core ML refuses onnx2tf's rank-6 reshape for the other)."""
     from onnx import shape_inference
 
-    from edgephoto.convert.onnx_passes import resize_as_conv
+    from edgephoto.convert.onnx_passes import depth_to_space, resize_as_conv
 
     inferred = shape_inference.infer_shapes(proto)
     channels = {}
@@ -77,7 +78,7 @@ def _resizes_as_conv(proto: Any) -> int:
         dims = value.type.tensor_type.shape.dim
         if len(dims) == 4 and dims[1].dim_value > 0:
             channels[value.name] = int(dims[1].dim_value)
-    return resize_as_conv.rewrite(proto, channels)
+    return resize_as_conv.rewrite(proto, channels) + depth_to_space.rewrite(proto, channels)
 
 
 @register_edge("ncnn", "onnx")
