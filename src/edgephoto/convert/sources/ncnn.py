@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.convert.graph import ConvertContext, Runner, register_edge, register_source_runner
+from edgephoto.convert.graph import ConvertContext, Runner, register_source_runner
 from edgephoto.convert.sources.ncnn_format import NcnnModel, read_model
 from edgephoto.errors import InputFileError, require
 
@@ -81,15 +81,13 @@ def _resizes_as_conv(proto: Any) -> int:
     return resize_as_conv.rewrite(proto, channels) + depth_to_space.rewrite(proto, channels)
 
 
-@register_edge("ncnn", "onnx")
-def ncnn_to_onnx(path: Path, ctx: ConvertContext) -> Path:
-    from edgephoto.convert.targets.onnx import finish_onnx
-
+def onnx_from_ncnn(path: Path, ctx: ConvertContext) -> Any:
+    """The ONNX model of an ncnn .param/.bin (the ncnn -> onnx edge lives in targets/onnx.py)."""
     model = read_model(Path(path))
     kinds = model.storage_kinds()
     ctx.notes.append(f"ncnn: {len(model.layers)} layers read; weights stored {', '.join(kinds) or 'none'}, "
                      "computed in fp32")
-    return finish_onnx(build_onnx(model), ctx, ctx.spec.name)
+    return build_onnx(model)
 
 
 def ncnn_net(path: Path, threads: int = 1) -> Any:

@@ -14,44 +14,17 @@ No ncnn needed: the file layout is parsed here, so the converter can build its o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edgephoto.convert.sources.ncnn_layers import Layer, ParamValue, weight_blobs
 from edgephoto.errors import InputFileError, UnsupportedOpError
 
 MAGIC = 7767517
 TAG_FP16, TAG_INT8, TAG_FP32 = 0x01306B47, 0x000D4B38, 0x0002C056
 ARRAY_BASE = -23300
-ParamValue = int | float | list[int | float]
-
-
-@dataclass
-class Layer:
-    type: str
-    name: str
-    bottoms: list[str]
-    tops: list[str]
-    params: dict[int, ParamValue]
-    weights: dict[str, np.ndarray] = field(default_factory=dict)
-    storage: str = ""  # how the tagged weight was stored (fp16/fp32/...), for the notes
-
-    def get_int(self, key: int, default: int = 0) -> int:
-        value = self.params.get(key, default)
-        if isinstance(value, list):
-            raise InputFileError(self.name, f"param {key} of {self.type} is an array, not a number")
-        return int(value)
-
-    def get_float(self, key: int, default: float = 0.0) -> float:
-        value = self.params.get(key, default)
-        if isinstance(value, list):
-            raise InputFileError(self.name, f"param {key} of {self.type} is an array, not a number")
-        return float(value)
-
-    def get_array(self, key: int) -> list[float]:
-        value = self.params.get(key, [])
-        return [float(v) for v in value] if isinstance(value, list) else [float(value)]
 
 
 @dataclass
@@ -165,8 +138,6 @@ def read_model(param_path: Path, bin_path: Path | None = None) -> NcnnModel:
 
     The .bin must be consumed exactly: a byte count that does not add up names the layer.
     """
-    from edgephoto.convert.sources.ncnn_layers import weight_blobs
-
     param_path = Path(param_path)
     layers = read_param(param_path)
     bin_path = bin_path or param_path.with_suffix(".bin")

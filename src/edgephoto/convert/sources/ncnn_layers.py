@@ -14,10 +14,38 @@ from typing import Any
 
 import numpy as np
 
-from edgephoto.convert.sources.ncnn_format import Layer
 from edgephoto.errors import InputFileError, UnsupportedOpError
 
+ParamValue = int | float | list[int | float]
+
 WeightBlobs = list[tuple[str, int, bool]]  # (name, element count, tagged)
+
+
+@dataclass
+class Layer:
+    type: str
+    name: str
+    bottoms: list[str]
+    tops: list[str]
+    params: dict[int, ParamValue]
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+    storage: str = ""  # how the tagged weight was stored (fp16/fp32/...), for the notes
+
+    def get_int(self, key: int, default: int = 0) -> int:
+        value = self.params.get(key, default)
+        if isinstance(value, list):
+            raise InputFileError(self.name, f"param {key} of {self.type} is an array, not a number")
+        return int(value)
+
+    def get_float(self, key: int, default: float = 0.0) -> float:
+        value = self.params.get(key, default)
+        if isinstance(value, list):
+            raise InputFileError(self.name, f"param {key} of {self.type} is an array, not a number")
+        return float(value)
+
+    def get_array(self, key: int) -> list[float]:
+        value = self.params.get(key, [])
+        return [float(v) for v in value] if isinstance(value, list) else [float(value)]
 
 
 @dataclass
