@@ -117,6 +117,8 @@ def test_resize_as_conv_is_exact(mode: str, scale: float) -> None:
 
     ref = run(model)
     assert rewrite(model, {"x": 3}) == 1 and "Resize" not in [n.op_type for n in model.graph.node]
+    blocks = [a.i for n in model.graph.node for a in n.attribute if a.name == "blocksize"]
+    assert all(b > 1 for b in blocks)  # onnx2tf refuses DepthToSpace with block size 1
     out = run(model)
     assert out.shape == ref.shape == (1, 3, int(24 * scale), int(36 * scale))
     assert float(np.abs(out - ref).max()) < 1e-5

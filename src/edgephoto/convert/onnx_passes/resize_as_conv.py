@@ -119,11 +119,13 @@ def rewrite(model: Any, channels: dict[str, int]) -> int:
         ])
         nodes += [
             helper.make_node("Pad", [x, f"{name}_pads"], [f"{name}_padded"], name=f"{name}_pad", mode="edge"),
-            helper.make_node("Conv", [f"{name}_padded", f"{name}_phases"], [f"{name}_phased"], name=f"{name}_conv",
+            helper.make_node("Conv", [f"{name}_padded", f"{name}_phases"],
+                             [f"{name}_phased"] if p > 1 else list(node.output), name=f"{name}_conv",
                              strides=[q, q], kernel_shape=list(kernel.shape[1:])),
-            helper.make_node("DepthToSpace", [f"{name}_phased"], list(node.output), name=f"{name}_d2s",
-                             blocksize=p, mode="DCR"),
         ]
+        if p > 1:  # one phase (a 1/q downscale) needs no DepthToSpace; onnx2tf refuses block size 1
+            nodes.append(helper.make_node("DepthToSpace", [f"{name}_phased"], list(node.output),
+                                          name=f"{name}_d2s", blocksize=p, mode="DCR"))
         done += 1
     del model.graph.node[:]
     model.graph.node.extend(nodes)
