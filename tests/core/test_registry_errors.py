@@ -51,7 +51,8 @@ def test_zoo_entries_are_complete(spec) -> None:  # type: ignore[no-untyped-def]
     assert spec.tile.overlap >= 0 and spec.tile.tile > 0
     if spec.task == "upscale":
         assert spec.scale in (2, 3, 4)
-        h_in, h_out = spec.inputs[0].shape[1], spec.outputs[0].shape[1]
+        axis = 2 if spec.inputs[0].layout == "NCHW" else 1  # H
+        h_in, h_out = spec.inputs[0].shape[axis], spec.outputs[0].shape[axis]
         assert h_out == (None if h_in is None else h_in * spec.scale)  # open H/W stays open
 
 

@@ -27,6 +27,7 @@ SOURCE_FORMATS = (
     "tflite",
     "onnx",
     "torch",  # a torch.nn.Module passed through the Python API (or a TorchScript .pt)
+    "ncnn",  # an ncnn .param with its .bin beside it
 )
 # the sources whose parity reference is TensorFlow itself (its oneDNN setting is recorded)
 TENSORFLOW_FORMATS = ("frozen_pb", "savedmodel", "keras", "tfjs_graph", "tfjs_layers")
@@ -53,6 +54,7 @@ EDGE_MODULES = (
     "edgephoto.convert.sources.tflite",
     "edgephoto.convert.sources.onnx",
     "edgephoto.convert.sources.torch",
+    "edgephoto.convert.sources.ncnn",
 ) + tuple(f"edgephoto.convert.targets.{name}" for name in TARGETS.names())
 _loaded = False
 

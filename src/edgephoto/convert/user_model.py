@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from edgephoto.convert.sources.ncnn import inspect as _inspect_ncnn
 from edgephoto.errors import (
     ConversionError,
     EdgePhotoError,
@@ -101,7 +102,7 @@ def detect_format(path: Path) -> SourceFormat:
         return "tfjs_graph" if kind == "graph-model" else "tfjs_layers"
     formats: dict[str, SourceFormat] = {
         ".onnx": "onnx", ".tflite": "tflite", ".pb": "frozen_pb", ".keras": "keras",
-        ".h5": "keras", ".pt": "torch", ".pth": "torch",
+        ".h5": "keras", ".pt": "torch", ".pth": "torch", ".param": "ncnn",
     }
     if suffix not in formats:
         raise InputFileError(path, f"unknown model format '{suffix}'; known: {', '.join(formats)}")
@@ -204,7 +205,8 @@ def _inspect_keras(path: Path) -> tuple[list[tuple[str, tuple]], list[tuple[str,
 
 
 INSPECTORS = {"frozen_pb": _inspect_frozen_pb, "onnx": _inspect_onnx, "tflite": _inspect_tflite,
-              "tfjs_graph": _inspect_tfjs, "tfjs_layers": _inspect_tfjs, "keras": _inspect_keras}
+              "tfjs_graph": _inspect_tfjs, "tfjs_layers": _inspect_tfjs, "keras": _inspect_keras,
+              "ncnn": _inspect_ncnn}
 
 
 def _inspect(path: Path, fmt: str) -> tuple[list[tuple[str, tuple]], list[tuple[str, tuple]]]:
@@ -229,7 +231,7 @@ def _dim(d: Any) -> int | None:
 
 
 def _shape_hint(path: Path, fmt: str, name: str) -> str:
-    example = "1,3,-1,-1 (NCHW)" if fmt in ("onnx", "torch") else "1,-1,-1,3 (NHWC)"
+    example = "1,3,-1,-1 (NCHW)" if fmt in ("onnx", "torch", "ncnn") else "1,-1,-1,3 (NHWC)"
     return (f"{path.name}: input '{name}' declares no shape; give --input-shape, e.g. {example} "
             "(-1 = any size: converted at the tile size)")
 
@@ -245,7 +247,7 @@ def _layout_of(shape: tuple, options: UserModelOptions, fmt: str) -> str:
         return "NCHW"
     if shape[3] is None and shape[1] is not None:
         return "NCHW"
-    return "NCHW" if fmt in ("onnx", "torch") and shape[3] not in (1, 3, 4) else "NHWC"
+    return "NCHW" if fmt in ("onnx", "torch", "ncnn") and shape[3] not in (1, 3, 4) else "NHWC"
 
 
 def _fixed_shape(path: Path, fmt: str, name: str, shape: tuple, given: tuple | None,

@@ -9,6 +9,7 @@ MODELS: Registry[ModelSpec] = Registry(
     "model",
     modules=(
         "edgephoto.zoo.upscale",
+        "edgephoto.zoo.realesrgan",
         "edgephoto.zoo.segmentation",
         "edgephoto.zoo.depth",
         "edgephoto.zoo.matting",

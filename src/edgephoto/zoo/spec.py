@@ -14,7 +14,7 @@ import numpy as np
 
 SourceKind = Literal["package", "npm", "pypi", "url"]
 SourceFormat = Literal[
-    "tfjs_layers", "tfjs_graph", "frozen_pb", "savedmodel", "keras", "tflite", "onnx", "torch"
+    "tfjs_layers", "tfjs_graph", "frozen_pb", "savedmodel", "keras", "tflite", "onnx", "torch", "ncnn"
 ]
 
 # Licences that allow use without an explicit opt-in.

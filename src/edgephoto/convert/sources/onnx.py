@@ -80,12 +80,15 @@ def run_onnx2tf(path: Path, ctx: ConvertContext) -> Path:
     return work / "out"
 
 
-def _layout_fix(spec_shape: list[int], got: list[int], layout: str) -> tuple[int, ...] | None:
+def _layout_fix(spec_shape: list[int], got: list[int | None], layout: str) -> tuple[int, ...] | None:
     """The transpose taking onnx2tf's tensor to the spec's shape (None: already right)."""
-    if got == spec_shape or len(spec_shape) != 4:
+    def same(a: list[int | None], b: list[int]) -> bool:  # onnx2tf leaves resized dims open
+        return all(x is None or x == y for x, y in zip(a, b, strict=True))
+
+    if len(spec_shape) != 4 or same(got, spec_shape):
         return None
     fix = NHWC_TO_NCHW if layout == "NCHW" else NCHW_TO_NHWC
-    if [got[i] for i in fix] == spec_shape:
+    if same([got[i] for i in fix], spec_shape):
         return fix
     raise ConversionError(f"onnx2tf made an output of shape {got}; the spec says {spec_shape}")
 

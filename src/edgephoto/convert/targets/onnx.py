@@ -1,4 +1,5 @@
-"""Edges into `onnx`: savedmodel and tflite via tf2onnx, torch via torch.onnx.export.
+"""Edges into `onnx`: savedmodel and tflite via tf2onnx, torch via torch.onnx.export, ncnn built
+layer by layer (sources/ncnn.py).
 
 Every edge ends in `finish_onnx`: refuse ops outside the ONNX standard (naming them), rename the
 graph's inputs/outputs to the spec's names, embed ctx.options["metadata"] in metadata_props,
@@ -170,6 +171,14 @@ def tflite_to_onnx(path: Path, ctx: ConvertContext) -> Path:
                                       "--opset", str(_opset(ctx))], ctx)
     ctx.notes.append(f"onnx: tf2onnx from TFLite, opset {_opset(ctx)}")
     return finish_onnx(load_onnx(raw), ctx, ctx.spec.name)
+
+
+@register_edge("ncnn", "onnx")
+def ncnn_to_onnx(path: Path, ctx: ConvertContext) -> Path:
+    """The ncnn layer table built as an ONNX graph (sources/ncnn.py), fp16 weights widened."""
+    from edgephoto.convert.sources.ncnn import onnx_from_ncnn
+
+    return finish_onnx(onnx_from_ncnn(path, ctx), ctx, ctx.spec.name)
 
 
 @register_edge("torch", "onnx")

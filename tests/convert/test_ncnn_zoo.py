@@ -1,0 +1,65 @@
+"""Real-ESRGAN from ncnn files: the zoo's animevideov3 x2 converts to ONNX with parity against
+ncnn itself, and upscales a Set5 photo as ncnn does; a user's broken .param/.bin exits cleanly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cli_runner import run
+from shared_dir import SET5
+
+
+@pytest.mark.real
+@pytest.mark.shared("data/sr/set5")
+def test_animevideov3_x2_onnx_matches_ncnn_on_set5(zoo_artifacts, zoo_weights) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("ncnn")
+    import edgephoto
+    from edgephoto.convert.sources.ncnn import ncnn_net, run_ncnn
+    from edgephoto.manifest import read_manifest
+    from edgephoto.metrics import psnr_y
+
+    result = zoo_artifacts("realesr-animevideov3-x2", ("onnx",))["onnx"]
+    assert result.ok, result.error
+    manifest = read_manifest(Path(result.path))
+    assert manifest["licence"] == "BSD-3-Clause" and manifest["source_format"] == "ncnn"
+    assert all(o["metric"] > 100 for o in manifest["parity"]["outputs"].values())  # fp32 vs ncnn fp32
+    # Set5 'bird', the data README's protocol: crop to a multiple of 2, PIL bicubic down, x2 up
+    hr = np.asarray(Image.open(SET5 / "bird.png").convert("RGB"))
+    h, w = hr.shape[0] // 2 * 2, hr.shape[1] // 2 * 2
+    hr = hr[:h, :w]
+    lr = np.asarray(Image.fromarray(hr).resize((w // 2, h // 2), Image.Resampling.BICUBIC))
+    with edgephoto.load(Path(result.path), backend="onnxruntime", threads=1) as model:
+        ours = np.asarray(model(lr))
+    spec, root = zoo_weights("realesr-animevideov3-x2")
+    feed = (lr.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
+    ref = run_ncnn(ncnn_net(root / spec.files[0].path), {"data": feed}, ["output"])["output"][0]
+    ref_rgb = np.clip(np.rint(ref.transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
+    assert ours.shape == hr.shape == ref_rgb.shape
+    ours_db, ncnn_db = psnr_y(hr, ours, 2), psnr_y(hr, ref_rgb, 2)
+    assert abs(ours_db - ncnn_db) < 0.05, (ours_db, ncnn_db)
+    assert int(np.abs(ours.astype(int) - ref_rgb.astype(int)).max()) <= 1
+    assert ours_db > 25.0  # a real upscale of the photo, not a blank or shifted image
+
+
+def test_user_ncnn_model_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from test_ncnn_reader import _write
+
+    param = _write(tmp_path, "fp16")
+    data = param.with_suffix(".bin").read_bytes()
+    param.with_suffix(".bin").write_bytes(data[: len(data) // 2])
+    args = ["convert", str(param), "--task", "upscale", "--scale", "2", "--target", "onnx",
+            "--out", str(tmp_path / "out")]
+    code, out, err = run(args, capsys)
+    assert code == 4 and "truncated: layer" in err and "Traceback" not in err + out
+    assert param.with_suffix(".bin").read_bytes() == data[: len(data) // 2]  # input untouched
+    param.write_text("7767517\n1 1\nWhatever x 0 1 data\n")
+    code, out, err = run(args, capsys)
+    assert code == 5 and "Whatever" in err and "Traceback" not in err + out
+    param.write_text("not a param\n")
+    code, out, err = run(args, capsys)
+    assert code == 4 and "magic 7767517" in err and json.dumps(err).count("\\n") <= 2
