@@ -13,10 +13,24 @@ from edgephoto.zoo import all_models
 
 ALL_TARGETS = tuple(TARGETS.names())
 
+# Permissive models not taken through every target here, for CI's time budget: each says what
+# covers it instead (measured: all four targets of x2/x3/x4 took 89/104/49 s, x4plus 597 s).
+COVERED_ELSEWHERE = {
+    "realesr-animevideov3-x3": "the x2 entry runs the same network and a bicubic tail through every "
+                               "target; test_ncnn_reader.py checks the 3/4 resize rewrite exactly",
+    "realesr-animevideov3-x4": "the x2 entry's network without its resize tail",
+    "realesrgan-x4plus": "RRDBNet, 23 blocks (597 s for four targets); its layer types are in "
+                         "test_ncnn_reader.py's model; PSNR vs ncnn when added: onnx 130.3, openvino 126.9, tflite 126.6 dB",
+}
+
+
+def test_models_left_out_here_are_zoo_models() -> None:
+    assert set(COVERED_ELSEWHERE) <= {m.name for m in all_models()}
+
 
 @pytest.mark.real
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [m.name for m in all_models()])
+@pytest.mark.parametrize("name", [m.name for m in all_models() if m.name not in COVERED_ELSEWHERE])
 def test_model_converts_to_every_target(name: str, zoo_artifacts) -> None:  # type: ignore[no-untyped-def]
     results = zoo_artifacts(name, ALL_TARGETS)
     failures = {t: r.error for t, r in results.items() if not r.ok}
