@@ -125,6 +125,8 @@ def sweep_ray(models: Sequence[str], targets: Sequence[str], out_dir: Path, *,
             progress(f"{model}: installed already, skipped")
         else:
             pending.append(model)
+            for left in (out_dir / model).glob(".*.tmp"):  # staging a killed driver left behind
+                shutil.rmtree(left, ignore_errors=True)
     if not pending:
         return [r for model in models for r in rows[model]]
 
