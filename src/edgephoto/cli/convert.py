@@ -32,7 +32,7 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 
 @click.command("convert")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--model", "-m", "model_name", help="Zoo model name, or 'all' (permissive models).")
+@click.option("--model", "-m", "model_name", help="Zoo model name(s), comma-separated, or 'all' (permissive models).")
 @click.option("--target", "-t", "targets", default="all", show_default=True,
               help="Comma-separated targets: onnx,tflite,openvino,coreml or 'all'.")
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), default=Path("artifacts"),
@@ -61,6 +61,9 @@ def _floats(text: str | None) -> tuple[float, ...] | None:
 @click.option("--sanity/--no-sanity", default=True, show_default=True,
               help="User model: run each artifact on real photos and check its task metric.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per artifact.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where zoo models convert: here, one after another, or one Ray task each (edgephoto[ray]).")
+@click.option("--address", help="--executor ray: the cluster to join (default: start a local one).")
 def command(
     path: Path | None, model_name: str | None, targets: str, out_dir: Path, precisions: str,
     calib_dir: Path | None, subset_size: int | None, accuracy_control: bool,
@@ -68,7 +71,7 @@ def command(
     accepted: tuple[str, ...], weights_dirs: tuple[Path, ...],
     task: str | None, scale: int | None, input_shape: str | None, mean: str | None,
     std: str | None, color: str | None, layout: str | None, output_names: str | None,
-    config: Path | None, sanity: bool, as_json: bool,
+    config: Path | None, sanity: bool, as_json: bool, executor: str, address: str | None,
 ) -> None:
     """Convert zoo models (--model NAME|all) or a model file (PATH) to deployable artifacts.
 
@@ -81,6 +84,10 @@ def command(
 
     if (path is None) == (model_name is None):
         raise InvalidOptionError("give either a model file PATH or --model NAME|all")
+    if executor == "local" and address is not None:
+        raise InvalidOptionError("--address is the Ray cluster of --executor ray")
+    if executor == "ray" and path is not None:
+        raise InvalidOptionError("--executor ray converts zoo models (--model NAME|all), not a model file")
     chosen = parse_targets(targets)
     options = _parse_options(target_options)
     for target in chosen:
@@ -93,6 +100,7 @@ def command(
     quantizing = quantization_settings(calib_dir, subset_size, accuracy_control, float_edges, max_drop)
 
     jobs = []
+    results = []  # ArtifactResult rows, model by model, each model's targets and precisions in order
     if path is not None:
         from edgephoto.convert.user_model import UserModelOptions, parse_shape, spec_from_file
 
@@ -109,16 +117,23 @@ def command(
         spec = spec_from_file(path, user)
         jobs.append((spec, path))
     else:
-        specs = all_models() if model_name == "all" else [get_model(str(model_name))]
+        specs = (all_models() if model_name == "all"
+                 else [get_model(name.strip()) for name in str(model_name).split(",") if name.strip()])
         for spec in specs:
             if not spec.permissive and spec.licence not in accepted:
                 raise LicenceNotAcceptedError(spec.name, spec.licence)
+        if executor == "ray":  # each node resolves its model's weights itself
+            from edgephoto.batch.convert_sweep import sweep_ray
+
+            with progress_display(not as_json or sys.stderr.isatty()) as progress:
+                results = sweep_ray([s.name for s in specs], [t.name for t in chosen], out_dir,
+                                   precisions=precision_list, options={**options, **quantizing},
+                                   weights_dirs=weights_dirs, address=address, progress=progress)
         with progress_display(not as_json or sys.stderr.isatty()) as progress:
-            for spec in specs:
+            for spec in specs if executor == "local" else ():
                 root = resolve(spec, progress=progress, local_dirs=list(weights_dirs) or None)
                 jobs.append((spec, root / spec.files[0].path))
 
-    results = []
     with progress_display(not as_json or sys.stderr.isatty()) as progress:
         for spec, source in jobs:
             results.extend(convert_model(spec, source, chosen, out_dir, precisions=precision_list,
