@@ -75,7 +75,10 @@ def spec_outputs_only(path: Path, ctx: ConvertContext) -> Path:
     """`path`, or a copy in ctx.workdir without the outputs the spec does not list."""
     import onnx
 
-    model = onnx.load(str(path))
+    try:
+        model = onnx.load(str(path))
+    except Exception:  # noqa: BLE001 - an unreadable file goes on as it is: the converter names the failure
+        return path
     dropped = keep_outputs(model, [t.name for t in ctx.spec.outputs])
     if not dropped:
         return path
