@@ -44,6 +44,7 @@ def test_upsample_mask_stays_within_0_1_and_reads_no_pixels() -> None:
 
 
 @pytest.mark.real
+@pytest.mark.shared("data/portraits")
 def test_selfie_default_is_one_bilinear_pass_and_matting_keeps_the_guided_filter(zoo_weights: Any) -> None:
     from edgephoto.runtime.backends.base import load_backend
 
