@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -29,24 +28,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edgephoto.batch.local_cluster import stop_cluster
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PORTRAITS = Path(os.environ.get("EDGEPHOTO_SHARED") or ROOT.parent / "shared") / "data" / "portraits" / "images"
 SIZES = (10, 30, 60)  # photos per run; 30 is the headline, the slope uses all three
-
-
-def _cluster_pids(temp_dir: str) -> list[int]:
-    import psutil
-
-    roots = [p for p in psutil.process_iter(["pid", "cmdline"])
-             if p.info["pid"] != os.getpid() and any(temp_dir in a for a in p.info["cmdline"] or ())]
-    pids = []
-    for root in roots:
-        try:
-            pids += [c.pid for c in root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            pass
-    return pids + [r.pid for r in roots]
 
 
 def start_cluster(temp_dir: str, env: dict[str, str]) -> tuple[str, float]:
@@ -60,20 +47,6 @@ def start_cluster(temp_dir: str, env: dict[str, str]) -> tuple[str, float]:
                  [ray, "start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1", "--num-cpus", "1"]):
         subprocess.run(argv, env=env, check=True, capture_output=True, timeout=180)
     return f"127.0.0.1:{port}", time.perf_counter() - started
-
-
-def stop_cluster(temp_dir: str) -> None:
-    """By pid: `ray stop` would stop every Ray cluster on the machine."""
-    for _ in range(40):
-        pids = _cluster_pids(temp_dir)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.25)
 
 
 def one_run(argv: list[str], out: Path, env: dict[str, str]) -> dict[str, Any]:

@@ -4,47 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-
-def _cluster_pids(temp_dir: str) -> list[int]:
-    """The processes of the cluster whose session lives in `temp_dir`, children first."""
-    import psutil
-
-    roots = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        if proc.info["pid"] != os.getpid() and any(temp_dir in part for part in proc.info["cmdline"] or ()):
-            roots.append(proc)
-    pids: list[int] = []
-    for root in roots:
-        try:
-            pids += [child.pid for child in root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            continue
-    return pids + [root.pid for root in roots]
-
-
-def _stop(temp_dir: str) -> None:
-    """Kill this cluster's processes by pid (`ray stop` would stop every Ray on the machine)."""
-    for _ in range(40):  # until they are gone (a killed process takes a moment to go)
-        pids = _cluster_pids(temp_dir)
-        if not pids:
-            return
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.25)
+from edgephoto.batch.local_cluster import stop_cluster
 
 
 @pytest.fixture(scope="session")
@@ -68,5 +37,5 @@ def ray_cluster() -> Iterator[tuple[str, dict[str, str], str]]:
             assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
         yield f"127.0.0.1:{port}", env, temp_dir
     finally:
-        _stop(temp_dir)
+        stop_cluster(temp_dir)
         shutil.rmtree(temp_dir, ignore_errors=True)
