@@ -49,7 +49,8 @@ class PeerRun:
 
         self.peer, self.model, self.mode = peer, model, mode
         weights = weights_file(peer, model)
-        self.size_bytes = weights.stat().st_size if weights else 0
+        # every file of the model (a TF.js model.json is a few kB; its shards hold the weights)
+        self.size_bytes = sum(p.stat().st_size for p in weights.parent.iterdir() if p.is_file()) if weights else 0
         self.label = f"peer {peer.name}: {model}"
         self.settings = {"mode": mode, "model": model, "weights": str(weights or ""),
                          "scale": get_model(model).scale, "threads": threads, "warmup": warmup,

@@ -4,7 +4,8 @@ Each peer is one row of data (which zoo models it runs, which kinds of run it ca
 needs installed and where, how to install it) registered by name; `peer_child.py` holds the
 few lines that drive each tool. A peer runs in its own child process speaking the bench
 protocol (bench/worker.py), in this interpreter or in a venv of its own (MediaPipe 0.10.21 and
-TensorFlow 2.21 cannot share one). A peer that is not installed is reported with the way to
+TensorFlow 2.21 cannot share one), or under Node.js with npm packages in a folder of its own
+(`peer_child_node.cjs`: UpscalerJS). A peer that is not installed is reported with the way to
 install it, never measured by anything else.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ class Peer:
     install: str  # the command that installs it
     venv: str | None = None  # its own venv's folder name (see venv_roots), None = this interpreter
     weights: str = "zoo"  # 'zoo': the zoo model's own source file; 'own': the tool ships its model
+    runtime: str = "python"  # 'python', or 'node': `modules` are npm packages in the folder `venv`
 
     def serves(self, model: str) -> bool:
         return any(model.startswith(m) if m.endswith("-") else model == m for m in self.models)
@@ -51,8 +54,19 @@ class Peer:
                 return candidate
         return None
 
+    def folder(self) -> Path | None:
+        """A Node peer's own folder (its node_modules inside), None when none is found."""
+        if self.venv is None:
+            return None
+        for root in venv_roots():
+            if (root / self.venv / "node_modules").is_dir():
+                return root / self.venv
+        return None
+
     def missing(self) -> str | None:
         """Why it cannot run here (with the install command), or None when it can."""
+        if self.runtime == "node":
+            return self._missing_node()
         python = self.python()
         if python is None:
             where = " or ".join(str(r / self.venv) for r in venv_roots()) if self.venv else ""
@@ -72,9 +86,20 @@ class Peer:
             return f"peer {self.name}: not installed ({', '.join(absent)} missing in {python}); install with {self.install}"
         return None
 
+    def _missing_node(self) -> str | None:
+        if shutil.which("node") is None:
+            return f"peer {self.name}: not installed (no node on PATH); install Node.js, then {self.install}"
+        folder = self.folder()
+        where = " or ".join(str(r / str(self.venv)) for r in venv_roots())
+        absent = [m for m in self.modules
+                  if folder is None or not (folder / "node_modules" / m / "package.json").is_file()]
+        if absent:
+            return f"peer {self.name}: not installed ({', '.join(absent)} missing in {folder or where}); install with {self.install}"
+        return None
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "tool": self.tool, "models": list(self.models), "modes": list(self.modes),
-                "install": self.install, "venv": self.venv}
+                "install": self.install, "venv": self.venv, "runtime": self.runtime}
 
 
 def venv_roots() -> list[Path]:
@@ -97,7 +122,11 @@ PEERS.add("mediapipe", Peer(
 PEERS.add("tensorflow", Peer(
     "tensorflow", "TensorFlow 2.21 / tf_keras running the source model", ("esrgan-", "fsrcnn-"), ("model",),
     ("tensorflow", "tf_keras"), "pip install 'edgephoto[convert]' (tensorflow==2.21.0 tf-keras==2.21.0)"))
-# UpscalerJS under Node (the ESRGANs' own runtime) is not driven yet: no peer row claims it.
+PEERS.add("upscalerjs", Peer(
+    "upscalerjs", "UpscalerJS 1.0 under Node.js (TensorFlow.js 4.11, WebAssembly backend)", ("esrgan-",),
+    ("model",), ("upscaler", "@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm"),
+    "npm install --prefix .cache/peer-upscalerjs upscaler@1.0.0 @tensorflow/tfjs@4.11.0 "
+    "@tensorflow/tfjs-backend-wasm@4.11.0", venv="peer-upscalerjs", runtime="node"))
 
 
 def peers_for(model: str, mode: str, chosen: list[str] | None = None) -> list[tuple[Peer, str | None]]:
@@ -117,7 +146,13 @@ def peers_for(model: str, mode: str, chosen: list[str] | None = None) -> list[tu
 
 def peer_command(peer: Peer, settings: dict[str, Any]) -> list[str]:
     """The child's command line: its interpreter running peer_child.py by path (a foreign venv
-    has no edgephoto installed; the script imports edgephoto only for peers that need it)."""
+    has no edgephoto installed; the script imports edgephoto only for peers that need it), or
+    node running peer_child_node.cjs with the peer's folder in the settings."""
+    if peer.runtime == "node":
+        folder, node = peer.folder(), shutil.which("node")
+        assert folder is not None and node is not None, peer.missing()
+        script = Path(__file__).with_name("peer_child_node.cjs")
+        return [node, str(script), peer.name, json.dumps({**settings, "peer_dir": str(folder)})]
     python = peer.python()
     assert python is not None, peer.missing()
     script = Path(__file__).with_name("peer_child.py")

@@ -101,7 +101,7 @@ def compare_command(results: tuple[Path, ...], as_json: bool, out_path: Path | N
 @click.option("--no-peak", "no_peak", is_flag=True,
               help="Skip measuring this machine's fp32/int8 peak (about a second).")
 @click.option("--peers", "with_peers", is_flag=True,
-              help="Also measure, interleaved, the tools people use instead (OpenCV, MediaPipe, TensorFlow).")
+              help="Also measure, interleaved, the tools people use instead (OpenCV, MediaPipe, TensorFlow, UpscalerJS).")
 @click.option("--peer", "peer_names", multiple=True, help="Only this peer (implies --peers); may repeat.")
 @click.option("--task", default=None,
               help="Whole-call mode: time photo -> result of this task (segmentation, upscale, depth) "
