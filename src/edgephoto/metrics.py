@@ -2,7 +2,8 @@
 
 Upscale: PSNR / SSIM (on RGB 0-255 or on BT.601 luma with a shaved border, the SR papers'
 protocol). Segmentation: IoU and boundary F-score. Depth: delta1, AbsRel, Spearman rho after
-scale/shift alignment. Matting: SAD and gradient error.
+scale/shift alignment. Matting: SAD and gradient error. No-reference: sharpness (mean luma
+gradient), for GAN-trained upscalers whose PSNR says little about how sharp they look.
 """
 
 from __future__ import annotations
@@ -57,6 +58,23 @@ def ssim(reference: np.ndarray, test: np.ndarray, peak: float = 255.0) -> float:
 def psnr_y(reference_rgb: np.ndarray, test_rgb: np.ndarray, border: int) -> float:
     """PSNR on BT.601 luma with `border` pixels shaved: the standard SR protocol."""
     return psnr(shave(rgb_to_luma(reference_rgb), border), shave(rgb_to_luma(test_rgb), border))
+
+
+def sharpness(rgb: np.ndarray, border: int = 0) -> float:
+    """No-reference sharpness: mean Sobel gradient magnitude of BT.601 luma (Tenengrad-style).
+
+    Needs no ground truth, so it compares upscalers on any photo; a blur lowers it, a sharper
+    (or noisier) image raises it, which is why it is read beside PSNR and the HR's own figure.
+    """
+    y = shave(rgb_to_luma(rgb), border)
+    if y.shape[0] < 3 or y.shape[1] < 3:
+        raise ValueError(f"sharpness needs an image of at least 3x3 px, got {y.shape[1]}x{y.shape[0]}")
+    # Sobel as its separable [1 2 1] smooth and [-1 0 1] difference, on the valid interior
+    smooth_rows = y[:-2] + 2.0 * y[1:-1] + y[2:]
+    smooth_cols = y[:, :-2] + 2.0 * y[:, 1:-1] + y[:, 2:]
+    gx = smooth_rows[:, 2:] - smooth_rows[:, :-2]
+    gy = smooth_cols[2:] - smooth_cols[:-2]
+    return float(np.mean(np.hypot(gx, gy)) / 8.0)  # /8: the kernel's gain, so a ramp of one luma level per px reads 1
 
 
 def iou(mask_a: np.ndarray, mask_b: np.ndarray) -> float:

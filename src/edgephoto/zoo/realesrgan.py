@@ -45,6 +45,13 @@ MODELS: dict[str, tuple[str, int, tuple[str, int], tuple[str, int], int, int, st
         ("713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf", 33424520), 700, 32,
         "RRDBNet (23 RRDB blocks, 64 ch) x4",
     ),
+    # RealESRGAN_x4plus_anime_6B: the same RRDBNet with 6 blocks, trained on anime illustrations
+    "realesrgan-x4plus-anime": (
+        "REALESRGAN_X4PLUSANIME_UP4X", 4,
+        ("d63c7e93c58ec5d0048ca1f0a995f40b2af17c2816a2e0a3b7172046d98795ec", 30560),
+        ("fe01c269cfd10cdef8e018ab66ebe750cf79c7af4d1f9c16c737e1295229bacc", 8943500), 200, 32,
+        "RRDBNet (6 RRDB blocks, 64 ch) x4, anime illustrations",
+    ),
 }
 
 
