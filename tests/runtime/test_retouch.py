@@ -12,6 +12,7 @@ from PIL import Image
 from edgephoto.runtime.face_regions import IBUG68_FROM_FACEMESH, REGIONS, landmarks_68
 from edgephoto.runtime.image_io import read_photo
 from edgephoto.runtime.photo.colour import rgb_to_lab
+from edgephoto.runtime.photo.filters import box_mean
 from edgephoto.runtime.retouch import high_frequency_energy, regions_for, retouch, retouch_face
 from shared_dir import PORTRAITS
 
@@ -186,3 +187,29 @@ def test_an_unknown_option_names_the_valid_ones() -> None:
     marks = np.array([[10 + i * 2.5, 30 + 10 * np.sin(i / 5.4)] for i in range(68)], np.float32)
     with pytest.raises(InvalidOptionError, match="teeth"):
         retouch(rgb, [marks], teth=0.5)
+
+
+@pytest.mark.real
+@pytest.mark.shared("data/portraits")
+def test_segmentation_guided_denoise_cleans_the_background_more_than_the_person(faces: Any) -> None:
+    rgb, p, person = faces[82]  # a flat blue backdrop
+    # These web portraits are clean (measured sigma < 1, so denoise leaves them alone): add noise.
+    noisy = np.clip(rgb + np.random.default_rng(13).normal(0, 6, rgb.shape), 0, 255).astype(np.uint8)
+    off = {"skin": 0.0, "teeth": 0.0, "eyes": 0.0}
+    out, params = retouch(noisy, [p], person=person, denoise=1.0, **off)
+    assert params["denoise_applied"]["applied"] and params["denoise_applied"]["sigma_measured"] > 4
+
+    def error(image: np.ndarray, where: np.ndarray) -> float:
+        return float(np.abs(image.astype(np.float64) - rgb)[where].mean())
+
+    # Judged where the clean photo is flat (local std < 4): there the change is noise removed, not
+    # texture lost. Measured: background error 3.5x lower, the person's 1.27x (a quarter-strength pass).
+    grey = rgb.astype(np.float32).mean(axis=2)
+    flat = np.sqrt(np.maximum(box_mean(grey * grey, 2) - box_mean(grey, 2) ** 2, 0)) < 4
+    background, subject = (person == 0) & flat, (person == 1) & flat
+    gain_background = error(noisy, background) / error(out, background)
+    gain_subject = error(noisy, subject) / error(out, subject)
+    assert gain_background > 2.5 and 1.05 < gain_subject < 1.6, (gain_background, gain_subject)
+    same, params = retouch(noisy, [p], **off, denoise=1.0)  # no person mask: skipped, and said so
+    assert np.array_equal(same, noisy) and "segment" in params["denoise_applied"]["reason"]
+    assert "denoise_applied" not in retouch(noisy, [p], person=person, **off)[1]  # off by default

@@ -173,8 +173,8 @@ def _retouch_options(value: str | None) -> dict[str, float] | None:
 @click.option("--no-build", is_flag=True, help="Fail instead of converting a missing artifact.")
 @click.option("--background", help="replace-bg: an image path, '#rrggbb' or 'R,G,B'.")
 @click.option("--retouch", "retouch_options", metavar="KEY=V,...",
-              help="retouch: strength, skin, texture, teeth, eyes (0 turns one off), min_presence; "
-                   "e.g. 'strength=0.5,teeth=0'.")
+              help="retouch: strength, skin, texture, teeth, eyes (0 turns one off), denoise "
+                   "(background, needs segment; default 0), min_presence; e.g. 'strength=0.5,teeth=0'.")
 @click.option("--keep-going", is_flag=True, help="Record a failing photo and carry on.")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-photo summaries as JSON.")
 @click.option("--workers", "-j", type=int, help="Worker processes (default: one per core, fewer for "
