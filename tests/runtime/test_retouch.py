@@ -34,8 +34,8 @@ def test_the_table_is_68_facemesh_vertices_in_ibug_order() -> None:
 
 
 @pytest.fixture(scope="module")
-def faces(zoo_weights: Any) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """photo -> (RGB, iBUG-68 points, the dataset's person mask 0..1) for PHOTOS."""
+def face_models(zoo_weights: Any) -> Any:
+    """(find, landmarks): BlazeFace and FaceMesh on LiteRT, as the pipeline's tasks run them."""
     pytest.importorskip("ai_edge_litert")
     from edgephoto.runtime.backends.base import load_backend
     from edgephoto.runtime.tasks import TASKS
@@ -43,18 +43,29 @@ def faces(zoo_weights: Any) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarra
     (det_spec, det_root), (mesh_spec, mesh_root) = zoo_weights("blazeface"), zoo_weights("facemesh")
     detector = load_backend("litert", det_root / det_spec.files[0].path, threads=1)
     mesh = load_backend("litert", mesh_root / mesh_spec.files[0].path, threads=1)
+    yield (lambda rgb: TASKS.get("face_detection").run(detector, det_spec, rgb),
+           lambda rgb, face: TASKS.get("face_landmarks").run(mesh, mesh_spec, rgb, face))
+    detector.close()
+    mesh.close()
+
+
+@pytest.fixture(scope="module")
+def faces(face_models: Any) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """photo -> (RGB, iBUG-68 points, the dataset's person mask 0..1) for PHOTOS."""
+    find, landmarks = face_models
     found = {}
     for index in PHOTOS:
         rgb = read_photo(PORTRAITS / f"{index}.jpg").rgb
-        (face,) = TASKS.get("face_detection").run(detector, det_spec, rgb)
-        marks = TASKS.get("face_landmarks").run(mesh, mesh_spec, rgb, face)
+        (face,) = find(rgb)
+        marks = landmarks(rgb, face)
         assert marks.presence > 0.9
-        truth = Image.open(PORTRAITS.parent / "masks" / f"{index}.png").convert("L")
-        person = np.asarray(truth.resize(rgb.shape[1::-1], Image.Resampling.NEAREST), np.float32) / 255.0
-        found[index] = (rgb, landmarks_68(marks.points), person)
-    detector.close()
-    mesh.close()
+        found[index] = (rgb, landmarks_68(marks.points), _person(index, rgb))
     return found
+
+
+def _person(index: int, rgb: np.ndarray) -> np.ndarray:
+    truth = Image.open(PORTRAITS.parent / "masks" / f"{index}.png").convert("L")
+    return np.asarray(truth.resize(rgb.shape[1::-1], Image.Resampling.NEAREST), np.float32) / 255.0
 
 
 @pytest.mark.real
@@ -213,3 +224,21 @@ def test_segmentation_guided_denoise_cleans_the_background_more_than_the_person(
     same, params = retouch(noisy, [p], **off, denoise=1.0)  # no person mask: skipped, and said so
     assert np.array_equal(same, noisy) and "segment" in params["denoise_applied"]["reason"]
     assert "denoise_applied" not in retouch(noisy, [p], person=person, **off)[1]  # off by default
+
+
+@pytest.mark.real
+@pytest.mark.shared("data/portraits")
+def test_two_faces_are_each_retouched_and_nothing_else_moves(face_models: Any) -> None:
+    find, landmarks = face_models
+    rgb = read_photo(PORTRAITS / "94.jpg").rgb  # two women side by side, one in a patterned headscarf
+    marks = [landmarks_68(landmarks(rgb, face).points) for face in find(rgb)]
+    assert len(marks) == 2
+    person = _person(94, rgb)
+    out, params = retouch(rgb, marks, person=person)
+    assert len(params["faces"]) == 2
+    union = np.logical_or.reduce([regions_for(rgb, m, person=person).union(rgb.shape[:2]) for m in marks])
+    change = np.abs(out.astype(np.int16) - rgb).max(axis=2)
+    assert change[~union].max() <= 1
+    for facts in params["faces"]:
+        x0, y0, x1, y1 = facts["box"]
+        assert change[y0:y1, x0:x1].mean() > 0.3 and facts["teeth_px"] > 100  # both laugh
