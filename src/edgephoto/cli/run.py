@@ -139,10 +139,29 @@ def _background(value: str | None) -> Any:
     return Path(value)
 
 
+def _retouch_options(value: str | None) -> dict[str, float] | None:
+    """--retouch 'strength=0.5,teeth=0' -> {"strength": 0.5, "teeth": 0.0}, names checked here."""
+    if value is None:
+        return None
+    from edgephoto.runtime.retouch import DEFAULTS
+
+    valid = (*DEFAULTS, "min_presence")
+    options: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        key, sep, number = part.partition("=")
+        if not sep or key.strip() not in valid:
+            raise InvalidOptionError(f"--retouch takes KEY=VALUE pairs with KEY one of {', '.join(valid)}; got '{part}'")
+        try:
+            options[key.strip()] = float(number)
+        except ValueError:
+            raise InvalidOptionError(f"--retouch {key.strip()} must be a number, got '{number}'") from None
+    return options
+
+
 @click.command("run")
 @click.argument("photos", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--steps", "-s", default=",".join(DEFAULT_STEPS), show_default=True,
-              help="Comma-separated steps: exif,denoise,wb,tone,depth,segment,matte,faces,"
+              help="Comma-separated steps: exif,denoise,wb,tone,depth,segment,matte,faces,retouch,"
                    "upscale2,bokeh,remove-bg,replace-bg,relight (dependencies are added).")
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Output directory (never an input).")
@@ -153,6 +172,9 @@ def _background(value: str | None) -> Any:
               help="Directory of artifacts from `edgephoto convert`.")
 @click.option("--no-build", is_flag=True, help="Fail instead of converting a missing artifact.")
 @click.option("--background", help="replace-bg: an image path, '#rrggbb' or 'R,G,B'.")
+@click.option("--retouch", "retouch_options", metavar="KEY=V,...",
+              help="retouch: strength, skin, texture, teeth, eyes (0 turns one off), denoise "
+                   "(background, needs segment; default 0), min_presence; e.g. 'strength=0.5,teeth=0'.")
 @click.option("--keep-going", is_flag=True, help="Record a failing photo and carry on.")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-photo summaries as JSON.")
 @click.option("--workers", "-j", type=int, help="Worker processes (default: one per core, fewer for "
@@ -161,8 +183,8 @@ def _background(value: str | None) -> Any:
               help="Where the photos run: processes on this machine, or a Ray cluster (edgephoto[ray]).")
 @click.option("--address", help="--executor ray: the cluster to join (default: start a local one).")
 def command(photos: tuple[Path, ...], steps: str, out_dir: Path, backend: str | None, device: str,
-            artifacts_dir: Path | None, no_build: bool, background: str | None, keep_going: bool,
-            as_json: bool, workers: int | None, executor: str, address: str | None) -> None:
+            artifacts_dir: Path | None, no_build: bool, background: str | None, retouch_options: str | None,
+            keep_going: bool, as_json: bool, workers: int | None, executor: str, address: str | None) -> None:
     """Run the photo pipeline on PHOTO... (or on the built-in astronaut photo)."""
     from edgephoto.runtime.image_io import PHOTO_SUFFIXES, load_sample, photos_in
     from edgephoto.runtime.pipeline import plan, run_pipeline
@@ -183,6 +205,9 @@ def command(photos: tuple[Path, ...], steps: str, out_dir: Path, backend: str | 
     options: dict[str, dict[str, Any]] = {}
     if background is not None:
         options["replace-bg"] = {"background": _background(background)}
+    retouch = _retouch_options(retouch_options)
+    if retouch is not None:
+        options["retouch"] = retouch
     if not photos and (workers is not None or executor != "local" or address is not None):
         raise InvalidOptionError("--workers, --executor and --address run a folder or photos: name them")
     with progress_display(not as_json or sys.stderr.isatty()) as progress:

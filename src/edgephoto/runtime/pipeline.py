@@ -142,6 +142,7 @@ class Context:
     depth_far_is_larger: bool = True
     mask: np.ndarray | None = None
     matte: np.ndarray | None = None
+    faces: list[tuple[Any, Any]] | None = None  # (Face, Landmarks | None) per face, from the faces step
     outputs: dict[str, str] = field(default_factory=dict)
     models_used: dict[str, dict[str, Any]] = field(default_factory=dict)
     enhanced: list[str] = field(default_factory=list)

@@ -94,16 +94,49 @@ def _faces(ctx: Context) -> dict[str, Any]:
     ctx.models_used["faces"] = model
     listed = [{"box": [round(float(v), 1) for v in f.box], "score": round(float(f.score), 4),
                "keypoints": np.round(np.asarray(f.keypoints), 1).tolist()} for f in faces]
+    ctx.faces = [(face, None) for face in faces]
     if faces and ctx.models.get("face_landmarks", required=False) is not None:
-        from edgephoto.runtime.tasks import TASKS
-
-        backend, manifest, path = ctx.models.get("face_landmarks")  # type: ignore[misc]
-        ctx.models_used["face_landmarks"] = describe_model(backend, manifest, path)
-        for entry, face in zip(listed, faces, strict=True):
-            marks = TASKS.get("face_landmarks").run(backend, manifest, ctx.image, face)
+        ctx.faces = [(face, _landmarks(ctx, face)) for face in faces]
+        for entry, (_, marks) in zip(listed, ctx.faces, strict=True):
             entry["landmarks_presence"] = round(float(marks.presence), 4)
             entry["landmarks"] = np.round(np.asarray(marks.points)[:, :2], 1).tolist()
     return {"count": len(faces), "faces": listed}
+
+
+def _landmarks(ctx: Context, face: Any) -> Any:
+    """FaceMesh's 468 points of one face (the face_landmarks artifact is required here)."""
+    from edgephoto.runtime.tasks import TASKS
+
+    backend, manifest, path = ctx.models.get("face_landmarks")  # type: ignore[misc]
+    ctx.models_used["face_landmarks"] = describe_model(backend, manifest, path)
+    return TASKS.get("face_landmarks").run(backend, manifest, ctx.image, face)
+
+
+@step("retouch", needs=("faces",), description="face-aware retouch from 68 landmarks: skin smoothing that keeps "
+                                              "pores, teeth brightening, eye sharpening")
+def _retouch(ctx: Context) -> dict[str, Any]:
+    from edgephoto.runtime import retouch
+    from edgephoto.runtime.face_regions import landmarks_68
+
+    options = ctx.opt("retouch")
+    min_presence = float(options.pop("min_presence", 0.5))
+    settings = retouch.check_settings(options)
+    found = [(face, marks if marks is not None else _landmarks(ctx, face)) for face, marks in ctx.faces or []]
+    # BlazeFace fires on some faces FaceMesh then rejects (a hand, a profile): presence says so.
+    kept = [marks for _, marks in found if marks.presence >= min_presence]
+    before = ctx.image
+    if kept:
+        ctx.image, params = retouch.retouch(before, [landmarks_68(m.points) for m in kept], person=ctx.mask,
+                                            **settings)
+    else:  # nothing to retouch is an outcome, not an error: the photo goes on unchanged
+        params = {**settings, "person_mask": ctx.mask is not None, "faces": []}
+    params.update(faces_detected=len(found), faces_retouched=len(kept), min_presence=min_presence)
+    if not kept:
+        params["note"] = "no face with landmarks found: image passed through unchanged"
+    ctx.write("retouch", "retouched.jpg", ctx.image, quality=95)
+    ctx.write("retouch_before_after", "retouch_before_after.jpg",
+              retouch.before_after(before, ctx.image, [f["box"] for f in params["faces"]]), quality=92)
+    return params
 
 
 @step("upscale2", description="2x super-resolution (model, tiled), written as PNG")
