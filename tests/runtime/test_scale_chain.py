@@ -17,24 +17,37 @@ from edgephoto.runtime.scale_chain import chain_models, parse_scale, plan_chain,
 from shared_dir import SET5
 
 
-def _scales(factor: float, models: dict[int, str] | None = None) -> tuple[tuple[int, ...], str | None]:
-    chain = plan_chain(factor, 100, 60, models or {2: "fsrcnn-x2"})
+def _scales(factor: float, models: dict[int, str] | None = None,
+            max_passes: int | None = 1) -> tuple[tuple[int, ...], str | None]:
+    chain = plan_chain(factor, 100, 60, models or {2: "fsrcnn-x2"}, max_passes=max_passes)
     return tuple(p.scale for p in chain.passes), chain.resample
 
 
 @pytest.mark.parametrize(("factor", "scales", "resample"), [
-    (2, (2,), None), (3, (2,), "lanczos"), (4, (2, 2), None), (5, (2, 2), "lanczos"),
-    (6, (2, 2), "lanczos"), (8, (2, 2, 2), None), (1.5, (2,), "lanczos"), (2.5, (2,), "lanczos"), (1, (), None),
+    (2, (2,), None), (3, (2,), "lanczos"), (4, (2,), "lanczos"), (5, (2,), "lanczos"),
+    (6, (2,), "lanczos"), (8, (2,), "lanczos"), (1.5, (2,), "lanczos"), (2.5, (2,), "lanczos"), (1, (), None),
 ])
-def test_default_chain_is_x2_passes_then_one_resample(factor: float, scales: tuple[int, ...],
-                                                      resample: str | None) -> None:
+def test_default_chain_is_one_x2_pass_then_one_resample(factor: float, scales: tuple[int, ...],
+                                                        resample: str | None) -> None:
     assert _scales(factor) == (scales, resample)
 
 
+@pytest.mark.parametrize(("factor", "scales", "resample"), [
+    (2, (2,), None), (3, (2,), "lanczos"), (4, (2, 2), None), (5, (2, 2), "lanczos"),
+    (6, (2, 2), "lanczos"), (8, (2, 2, 2), None), (1.5, (2,), "lanczos"), (1, (), None),
+])
+def test_unlimited_chain_is_x2_passes_while_they_fit(factor: float, scales: tuple[int, ...],
+                                                     resample: str | None) -> None:
+    assert _scales(factor, max_passes=None) == (scales, resample)
+    assert _scales(factor, max_passes=2)[0] == scales[:2]
+
+
+@pytest.mark.parametrize("max_passes", [1, None])
 @pytest.mark.parametrize("factor", [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 7.3])
 @pytest.mark.parametrize(("width", "height"), [(100, 60), (33, 17), (1, 1)])
-def test_chain_reaches_exactly_round_w_n_by_round_h_n(factor: float, width: int, height: int) -> None:
-    chain = plan_chain(factor, width, height)
+def test_chain_reaches_exactly_round_w_n_by_round_h_n(factor: float, width: int, height: int,
+                                                      max_passes: int | None) -> None:
+    chain = plan_chain(factor, width, height, max_passes=max_passes)
     assert chain.size == (max(round(width * factor), 1), max(round(height * factor), 1))
     w, h = width, height
     for p in chain.passes:
@@ -45,9 +58,10 @@ def test_chain_reaches_exactly_round_w_n_by_round_h_n(factor: float, width: int,
 
 def test_a_named_model_fills_every_pass_smallest_scale_first() -> None:
     assert _scales(6, {3: "fsrcnn-x3"}) == ((3,), "lanczos")  # x3, then up x2
-    assert _scales(9, {3: "fsrcnn-x3"}) == ((3, 3), None)
+    assert _scales(9, {3: "fsrcnn-x3"}, None) == ((3, 3), None)
     assert _scales(2, {4: "esrgan-slim-x4"}) == ((4,), "lanczos")  # below the model's scale: down
-    assert _scales(12, {2: "a", 3: "b", 4: "c"}) == ((3, 4), None)
+    assert _scales(12, {2: "a", 3: "b", 4: "c"}, None) == ((3, 4), None)
+    assert _scales(12, {2: "a", 3: "b", 4: "c"}) == ((4,), "lanczos")
     assert chain_models("fsrcnn-x3") == {3: "fsrcnn-x3"}
     assert chain_models(None) == {2: "fsrcnn-x2"}
 
@@ -64,6 +78,12 @@ def test_summary_names_the_chain() -> None:
 def test_scale_below_one_or_not_a_number_is_refused_naming_the_option(value: object) -> None:
     with pytest.raises(InvalidOptionError, match="--scale"):
         parse_scale(value)
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "two", True])
+def test_passes_must_be_a_whole_number_from_one(value: object) -> None:
+    with pytest.raises(InvalidOptionError, match="passes"):
+        plan_chain(4, 10, 10, max_passes=value)  # type: ignore[arg-type]
 
 
 def test_model_of_another_task_or_unknown_is_refused() -> None:
@@ -104,8 +124,9 @@ def _psnr_y(a: np.ndarray, b: np.ndarray, shave: int) -> float:
 
 @pytest.mark.real
 @pytest.mark.shared("data/sr/set5")
-@pytest.mark.parametrize("factor", [3, 6])
-def test_real_chain_beats_bicubic_on_set5_crops(tmp_path: Path, real_resolver: object, factor: int) -> None:
+@pytest.mark.parametrize(("factor", "passes"), [(3, 1), (6, 1), (6, 2)])
+def test_real_chain_beats_bicubic_on_set5_crops(tmp_path: Path, real_resolver: object, factor: int,
+                                                passes: int) -> None:
     """Set5 centre crops of 192 px (a multiple of 3 and 6), LR by PIL bicubic (the data README's
     protocol): the xN output has the HR's exact size and a higher mean PSNR-Y than bicubic."""
     lows, highs = [], []
@@ -118,12 +139,12 @@ def test_real_chain_beats_bicubic_on_set5_crops(tmp_path: Path, real_resolver: o
         lows.append(low)
         highs.append(hr)
     summaries = run_pipeline(lows, ["upscale"], tmp_path / "out", artifacts=real_resolver,
-                             options={"upscale": {"scale": factor}})
+                             options={"upscale": {"scale": factor, "passes": passes}})
     ours, plain = [], []
     for summary, hr, low in zip(summaries, highs, lows, strict=True):
         params = summary["parameters"]["upscale"]
         assert params["chain"][0]["model"] == "fsrcnn-x2" and params["size"] == [192, 192]
-        assert [p["scale"] for p in params["chain"]] == ([2] if factor == 3 else [2, 2])
+        assert [p["scale"] for p in params["chain"]] == [2] * passes
         assert params["resample"]["filter"] == "lanczos" and params["resample"]["to"] == [192, 192]
         assert summary["models"]["upscale"]["model"] == "fsrcnn-x2"
         out = Path(summary["outputs"]["upscale"])
@@ -134,6 +155,16 @@ def test_real_chain_beats_bicubic_on_set5_crops(tmp_path: Path, real_resolver: o
         ours.append(_psnr_y(hr, sr, factor))
         plain.append(_psnr_y(hr, bicubic, factor))
     assert np.mean(ours) > np.mean(plain) + 0.5, (ours, plain)  # measured: +1.3 dB at x3, +1.0 at x6
+
+
+@pytest.mark.real
+def test_real_artifact_of_another_model_than_named_is_refused(tmp_path: Path, real_resolver: object) -> None:
+    """--model fsrcnn-small-x2 but the resolver gives the role's default fsrcnn-x2: said, not run."""
+    small = tmp_path / "small.png"
+    Image.open(sample_path("astronaut")).convert("RGB").resize((32, 32)).save(small)
+    with pytest.raises(InvalidOptionError, match="is fsrcnn-x2 x2, not fsrcnn-small-x2 x2"):
+        run_pipeline([small], ["upscale"], tmp_path / "out", artifacts=real_resolver,
+                     options={"upscale": {"scale": 3, "model": "fsrcnn-small-x2"}})
 
 
 @pytest.mark.real

@@ -203,8 +203,8 @@ def _background(value: str | None) -> Any:
 @click.option("--address", help="--executor ray: the cluster to join (default: start a local one).")
 @click.option("--scale", help="upscale step: the factor, any number >= 1 (2, 3, 4, 6, 1.5, ...; default 2); "
                               "the output is exactly round(W*N) x round(H*N).")
-@click.option("--model", "upscale_model", help="upscale step: the zoo upscaler for every model pass "
-                                               "(default: fsrcnn-x2 passes, the best measured per time).")
+@click.option("--model", "upscale_model", help="upscale step: the zoo upscaler to run (default: one fsrcnn-x2 "
+                                               "pass, the best measured quality per time, then LANCZOS).")
 def command(photos: tuple[Path, ...], steps: str, out_dir: Path, backend: str | None, device: str,
             artifacts_dir: Path | None, no_build: bool, background: str | None, keep_going: bool,
             as_json: bool, workers: int | None, executor: str, address: str | None,

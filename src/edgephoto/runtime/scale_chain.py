@@ -3,32 +3,32 @@
 Pure planning (numbers and names in, a Chain out) so the rule is tested without any model; the
 pipeline's `upscale` step (runtime/steps.py) runs each pass through the tiled upscale task.
 
-The rule: passes of the largest model scale that still fits the remaining factor, at least one
-pass, run smallest scale first; then one LANCZOS resample to exactly round(W*N) x round(H*N)
-(up for a remainder below the model's scale, down when one pass overshoots, as for N < 2).
+The rule: passes of the largest model scale that still fits the remaining factor (at least one
+pass, at most `max_passes`: one by default), run smallest scale first; then one LANCZOS resample
+to exactly round(W*N) x round(H*N) (up for the rest of the factor, down when the one pass
+overshoots, as for N < 2).
 
-Why only fsrcnn-x2 by default (Set5 PSNR-Y, papers' protocol, onnxruntime 1 thread, measured for
-this step: benchmarks/results/upscale_chains.md):
+Why one fsrcnn-x2 pass by default (Set5 PSNR-Y dB, papers' protocol, onnxruntime 1 thread,
+measured for this step: benchmarks/results/upscale_chains.md):
 
-    factor  LANCZOS alone  one model of that scale   x2 passes + LANCZOS (this rule)
-    x2      34.32          fsrcnn-x2 34.88           34.88 (x2)
-    x3      30.83          fsrcnn-x3 30.60           31.46 (x2, then up x1.5)
-    x4      28.81          fsrcnn-x4 28.41           29.32 (x2, x2)
-    x5      27.33          x2+x3, down: 27.70        27.81 (x2, x2, then up x1.25)
-    x6      26.23          x2+x3 26.57               26.68 (x2, x2, then up x1.5)
-    x8      24.64          x2+x4 24.96               25.00 (x2, x2, x2)
-
-An extra x2 pass and a resample down instead of the final resample up gains nothing measurable
-(x3: 31.46 either way, x5: 27.80, x6: 26.66) at 3x-6x the time, so the rule never overshoots
-past N >= 2.
+    factor  LANCZOS alone  best other model chain   two x2 passes + LANCZOS   one x2 pass + LANCZOS (rule)
+    x2      34.32          -                        -                         34.88
+    x3      30.83          fsrcnn-x3 30.60          31.46 (then down)         31.46
+    x4      28.81          fsrcnn-x4 28.41          29.32                     29.34
+    x5      27.33          x2+x3 27.70              27.81                     27.79
+    x6      26.23          x2+x3 26.57              26.68                     26.66
+    x8      24.64          x2+x4 24.96              25.015 (three: 25.00)     25.00
 
 The x3/x4 FSRCNN re-trainings are no better than a plain resample at their own factor, so a
-LANCZOS of the x2 model's output beats them. ESRGAN x4 (Set5 x4: slim 28.60, thick 29.95,
-shared/data/README.md) costs about 10x (slim) and 280x (thick) fsrcnn-x2's CPU time per input
-pixel (benchmarks/results/side_by_side.md: 92 and 2571 ms per 128-px tile, fsrcnn-x2 18 ms per
-Set5 image of about twice those pixels): slim is below this rule at x4, thick is opt-in (--model).
-The order matters too: x2 then x3 beat x3 then x2 by 0.54 dB at x6, x2 then x4 beat x4 then x2
-by 0.56 dB at x8, hence smallest scale first.
+LANCZOS of the x2 model's output beats them. A second x2 pass runs on four times the pixels of
+the first (4x its work: the chain costs 5x one pass) and buys at most 0.02 dB (x4: -0.02), so
+one pass is the best quality per time; more passes are the caller's choice (`max_passes`, the
+step's `passes` option). When passes are chained, smallest scale first: x2 then x3 beat x3 then
+x2 by 0.54 dB at x6, x2 then x4 beat x4 then x2 by 0.56 dB at x8. ESRGAN x4 (Set5 x4: slim
+28.60, thick 29.95, shared/data/README.md) costs about 10x (slim) and 280x (thick) fsrcnn-x2's
+CPU time per input pixel (benchmarks/results/side_by_side.md: 92 and 2571 ms per 128-px tile,
+fsrcnn-x2 18 ms per Set5 image of about twice those pixels), and slim is below the rule at x4:
+both are opt-in (--model).
 """
 
 from __future__ import annotations
@@ -105,15 +105,26 @@ def chain_models(model: str | None) -> dict[int, str]:
     return {spec.scale: spec.name}
 
 
-def plan_chain(factor: float, width: int, height: int, models: Mapping[int, str] = MODEL_PER_SCALE) -> Chain:
+def parse_passes(value: Any) -> int | None:
+    """The most model passes a chain may have: an int >= 1, or None for no limit."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit() or int(value) < 1:
+        raise InvalidOptionError(f"the upscale step's passes must be a whole number >= 1 or None, got '{value}'")
+    return int(value)
+
+
+def plan_chain(factor: float, width: int, height: int, models: Mapping[int, str] = MODEL_PER_SCALE,
+               *, max_passes: int | None = 1) -> Chain:
     """The passes (scale -> model from `models`) and the resample reaching round(W*N) x round(H*N)."""
     factor = parse_scale(factor)
+    max_passes = parse_passes(max_passes)
     if not models:
         raise InvalidOptionError("the upscale chain needs at least one model")
     target = (max(round(width * factor), 1), max(round(height * factor), 1))
     scales: list[int] = []
     remaining = factor
-    while True:
+    while max_passes is None or len(scales) < max_passes:
         fitting = [s for s in models if s <= remaining + 1e-9]
         if not fitting:
             break
