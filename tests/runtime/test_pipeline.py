@@ -30,7 +30,7 @@ def test_unknown_step_suggests_the_nearest() -> None:
 
 def test_every_step_has_a_description() -> None:
     assert {name for name, _ in STEPS} >= {"exif", "denoise", "wb", "tone", "depth", "segment", "matte",
-                                            "faces", "upscale2", "bokeh", "remove-bg", "replace-bg", "relight"}
+                                            "faces", "upscale2", "upscale", "bokeh", "remove-bg", "replace-bg", "relight"}
     assert all(info.description for _, info in STEPS)
 
 

@@ -22,36 +22,48 @@ from edgephoto.tasks import default_models
 DEFAULT_STEPS = ("exif", "denoise", "wb", "tone", "depth", "segment", "remove-bg", "bokeh", "faces", "upscale2")
 
 
-def build_missing_artifact(role: str, backend: str | None, cache: Path, progress: Any) -> Path | None:
-    """Convert the role's default zoo model (the task table's) into `cache` once; its dir.
+def build_missing_artifact(role: str, backend: str | None, cache: Path, progress: Any,
+                           model: str | None = None) -> Path | None:
+    """Convert `model` (default: the role's zoo model, the task table's) into `cache` once; its dir.
 
     Imports edgephoto.convert, so it runs only when an artifact is really missing.
     """
     from edgephoto.api import zoo_artifact
 
-    model = default_models().get(role)
+    model = model or default_models().get(role)
     if model is None:
         return None
     return zoo_artifact(model, backend, artifacts=cache, progress=progress,
                         purpose=f"building the missing {role} artifact; or pass --artifacts DIR made by `edgephoto convert`")
 
 
-def make_resolver(artifacts_dir: Path | None, backend: str | None, build: bool, progress: Any) -> Any:
+def make_resolver(artifacts_dir: Path | None, backend: str | None, build: bool, progress: Any,
+                  models: dict[str, str] | None = None) -> Any:
     """role -> artifact dir: from --artifacts first, else (with build) converted into the cache.
 
     With no --backend (auto), a role's artifact is the one for the fastest engine measured for
     its model here (runtime.auto.auto_backend) among those in --artifacts; without one
-    there, the fastest whose artifact is in the cache or can be built into it.
+    there, the fastest whose artifact is in the cache or can be built into it. `models`
+    (role -> zoo model, from --model) fills those roles with that model instead of the default.
     """
+    chosen = dict(models or {})
     if backend is None:
-        return _auto_resolver(artifacts_dir, build, progress)
+        return _auto_resolver(artifacts_dir, build, progress, chosen)
+    from edgephoto.api import artifact_cache, built_artifact
+    from edgephoto.runtime.backends import BACKENDS
     from edgephoto.runtime.pipeline import find_artifacts
 
     found = find_artifacts(artifacts_dir, backend) if artifacts_dir is not None else {}
-    from edgephoto.api import artifact_cache
-
     cache = artifact_cache()
     cached = find_artifacts(cache, backend) if cache.is_dir() else {}
+    target = BACKENDS.get(backend).target or "onnx"
+    for role, model in chosen.items():  # the named model's own artifact, never another one of the role
+        found.pop(role, None)
+        cached.pop(role, None)
+        for root in (artifacts_dir, cache):
+            path = built_artifact(root, model, target) if root is not None else None
+            if path is not None and role not in found:
+                found[role] = path
 
     def resolver(role: str) -> Path | None:
         if role in found:
@@ -60,7 +72,7 @@ def make_resolver(artifacts_dir: Path | None, backend: str | None, build: bool, 
             return cached[role]
         if not build:
             return None
-        built = build_missing_artifact(role, backend, cache, progress)
+        built = build_missing_artifact(role, backend, cache, progress, chosen.get(role))
         if built is not None:
             found[role] = built
         return built
@@ -89,7 +101,7 @@ def own_artifacts(root: Path, like: dict[str, Any]) -> dict[str, Path]:
     return mine
 
 
-def _auto_resolver(artifacts_dir: Path | None, build: bool, progress: Any) -> Any:
+def _auto_resolver(artifacts_dir: Path | None, build: bool, progress: Any, chosen: dict[str, str]) -> Any:
     from edgephoto.api import artifact_cache, auto_zoo_artifact
     from edgephoto.errors import MissingExtraError
     from edgephoto.manifest import read_manifest
@@ -102,14 +114,17 @@ def _auto_resolver(artifacts_dir: Path | None, build: bool, progress: Any) -> An
     def resolver(role: str) -> Path | None:
         if role in picked:
             return picked[role]
-        if role in given and artifacts_dir is not None:  # the user's artifacts: the fastest of them
-            manifest = read_manifest(given[role])
-            mine = own_artifacts(artifacts_dir, manifest)
-            choice = auto_backend(str(manifest.get("model")), str(manifest.get("precision", "fp32")),
-                                  usable=lambda name: name in mine)
-            picked[role] = mine.get(choice.backend, given[role])
-            return picked[role]
-        model = default_models().get(role)
+        model = chosen.get(role)
+        if artifacts_dir is not None and (model or role in given):
+            # the user's artifacts (with --model, that model's only): the fastest of them
+            like = {"model": model, "precision": "fp32"} if model else read_manifest(given[role])
+            mine = own_artifacts(artifacts_dir, like)
+            if mine or not model:
+                choice = auto_backend(str(like.get("model")), str(like.get("precision", "fp32")),
+                                      usable=lambda name: name in mine)
+                picked[role] = mine.get(choice.backend) or given.get(role) or next(iter(mine.values()))
+                return picked[role]
+        model = model or default_models().get(role)
         if model is None:
             return None
         try:
@@ -124,6 +139,31 @@ def _auto_resolver(artifacts_dir: Path | None, build: bool, progress: Any) -> An
         return path
 
     return resolver
+
+
+def _upscale_options(order: list[str], scale: str | None, model: str | None) -> dict[str, dict[str, Any]]:
+    """--scale/--model as the upscale step's options, checked before any photo runs. They belong
+    to that step alone: given without it they are refused (naming the fix), not silently added."""
+    if scale is None and model is None:
+        return {}
+    if "upscale" not in order:
+        raise InvalidOptionError("--scale and --model are the upscale step's options: add it to --steps "
+                                 "(e.g. --steps upscale --scale 4)")
+    from edgephoto.runtime.scale_chain import chain_models, parse_scale
+
+    chain_models(model)  # another task's model, or opt-in weights: refused here
+    options: dict[str, Any] = {"scale": parse_scale(scale)} if scale is not None else {}
+    return {"upscale": {**options, **({"model": model} if model else {})}}
+
+
+def _chosen_models(model: str | None) -> dict[str, str]:
+    """role -> model for the resolver: --model fills the role of its own scale."""
+    if model is None:
+        return {}
+    from edgephoto.runtime.scale_chain import chain_models
+    from edgephoto.tasks import role_of
+
+    return {role_of("upscale", s): name for s, name in chain_models(model).items()}
 
 
 def _background(value: str | None) -> Any:
@@ -162,7 +202,8 @@ def _retouch_options(value: str | None) -> dict[str, float] | None:
 @click.argument("photos", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--steps", "-s", default=",".join(DEFAULT_STEPS), show_default=True,
               help="Comma-separated steps: exif,denoise,wb,tone,depth,segment,matte,faces,retouch,"
-                   "upscale2,bokeh,remove-bg,replace-bg,relight (dependencies are added).")
+                   "upscale2,upscale,bokeh,remove-bg,replace-bg,relight (dependencies are added); "
+                   "upscale takes --scale N and --model NAME.")
 @click.option("--out", "-o", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Output directory (never an input).")
 @click.option("--backend", "-b", help="Backend for model steps (default: auto, the fastest engine measured "
@@ -182,9 +223,14 @@ def _retouch_options(value: str | None) -> dict[str, float] | None:
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where the photos run: processes on this machine, or a Ray cluster (edgephoto[ray]).")
 @click.option("--address", help="--executor ray: the cluster to join (default: start a local one).")
+@click.option("--scale", help="upscale step: the factor, any number >= 1 (2, 3, 4, 6, 1.5, ...; default 2); "
+                              "the output is exactly round(W*N) x round(H*N).")
+@click.option("--model", "upscale_model", help="upscale step: the zoo upscaler to run (default: one fsrcnn-x2 "
+                                               "pass, the best measured quality per time, then LANCZOS).")
 def command(photos: tuple[Path, ...], steps: str, out_dir: Path, backend: str | None, device: str,
             artifacts_dir: Path | None, no_build: bool, background: str | None, retouch_options: str | None,
-            keep_going: bool, as_json: bool, workers: int | None, executor: str, address: str | None) -> None:
+            keep_going: bool, as_json: bool, workers: int | None, executor: str, address: str | None,
+            scale: str | None, upscale_model: str | None) -> None:
     """Run the photo pipeline on PHOTO... (or on the built-in astronaut photo)."""
     from edgephoto.runtime.image_io import PHOTO_SUFFIXES, load_sample, photos_in
     from edgephoto.runtime.pipeline import plan, run_pipeline
@@ -208,15 +254,17 @@ def command(photos: tuple[Path, ...], steps: str, out_dir: Path, backend: str | 
     retouch = _retouch_options(retouch_options)
     if retouch is not None:
         options["retouch"] = retouch
+    options.update(_upscale_options(order, scale, upscale_model))
+    chosen = _chosen_models(upscale_model)
     if not photos and (workers is not None or executor != "local" or address is not None):
         raise InvalidOptionError("--workers, --executor and --address run a folder or photos: name them")
     with progress_display(not as_json or sys.stderr.isatty()) as progress:
-        resolver = make_resolver(artifacts_dir, backend, not no_build, progress)
+        resolver = make_resolver(artifacts_dir, backend, not no_build, progress, chosen)
         if photos:  # a library: journalled and resumable, on workers (edgephoto.batch)
             from edgephoto.batch.run import SUMMARY_NAME, run_batch
 
             summaries, report = run_batch(
-                inputs, order, out_dir, artifacts=resolver, lookup=make_resolver(artifacts_dir, backend, False, progress),
+                inputs, order, out_dir, artifacts=resolver, lookup=make_resolver(artifacts_dir, backend, False, progress, chosen),
                 backend=backend, device=device, options=options, keep_going=keep_going,
                 workers=workers, executor=executor, address=address, progress=progress)
             if report["skipped"] == report["photos"]:

@@ -151,6 +151,42 @@ def _upscale2(ctx: Context) -> dict[str, Any]:
     return {"size": [int(out.shape[1]), int(out.shape[0])]}
 
 
+@step("upscale", description="super-resolution by any factor (--scale N, default 2): model pass(es), "
+                             "then an exact-size LANCZOS resample, written as PNG")
+def _upscale(ctx: Context) -> dict[str, Any]:
+    """The chain runtime/scale_chain.py plans (options scale, model, passes; the rest go to the
+    upscale task); each pass is the tiled upscale task on the artifact of role upscale{s}, so
+    artifacts are found and built as for upscale2."""
+    from PIL import Image
+
+    from edgephoto.runtime.scale_chain import chain_models, plan_chain, scale_label
+    from edgephoto.runtime.tasks import TASKS
+    from edgephoto.tasks import role_of
+
+    options = ctx.opt("upscale")
+    named = options.pop("model", None)
+    height, width = ctx.image.shape[:2]
+    chain = plan_chain(options.pop("scale", 2), width, height, chain_models(named),
+                       max_passes=options.pop("passes", 1))
+    image = ctx.image
+    for stage in chain.passes:
+        role = role_of("upscale", stage.scale)
+        loaded = ctx.models.get(role)
+        assert loaded is not None
+        backend, manifest, path = loaded
+        if int(manifest.get("scale", 0)) != stage.scale or (named and manifest.get("model") != named):
+            raise InvalidOptionError(f"the {role} artifact {path} is {manifest.get('model')} "
+                                     f"x{manifest.get('scale')}, not {stage.model} x{stage.scale}")
+        image = TASKS.get("upscale").run(backend, manifest, image, **options)
+        first = role_of("upscale", chain.passes[0].scale)
+        ctx.models_used.setdefault("upscale" if role == first else f"upscale/{role}",
+                                   describe_model(backend, manifest, path))
+    if chain.resample is not None:
+        image = np.asarray(Image.fromarray(image).resize(chain.size, Image.Resampling[chain.resample.upper()]))
+    ctx.write("upscale", f"x{scale_label(chain.factor)}.png", image)
+    return chain.describe()
+
+
 def _subject(ctx: Context) -> np.ndarray | None:
     return ctx.matte if ctx.matte is not None else ctx.mask
 
