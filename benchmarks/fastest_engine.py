@@ -6,10 +6,12 @@
 For every model (default: the task table's default zoo models, plus FSRCNN x3/x4 and
 esrgan-slim-x4) the fp32 artifact of every installed engine is built (edgephoto.api.zoo_artifact,
 reused when present), loaded through the runtime backend with its default options and 1 thread,
-and fed one real-photo input: the built-in astronaut photo at the size the runtime feeds the
-model (a 128² crop for tiled models, the whole 512² photo for FSRCNN's open H/W, the photo
-resized for whole-image models). Runs are interleaved (every engine once per round, order
-rotating); the median per engine ranks them. Results: benchmarks/results/fastest_engine.json
+and fed real-photo input: the built-in astronaut photo at the size the runtime feeds the
+model (a 128² crop for tiled models, the photo resized for whole-image models). Models with open
+H/W (FSRCNN) run whole photos of every size, so one run feeds crops of the photo at OPEN_SIZES in
+turn and is timed as a whole: an engine that re-plans for each new size (LiteRT re-allocates its
+tensors) pays for it as it would on a photo library, which one fixed size hid. Runs are
+interleaved (every engine once per round, order rotating); the median per engine ranks them. Results: benchmarks/results/fastest_engine.json
 (+ .md rendered from it); the ranking for this CPU class is merged into the zoo's table
 src/edgephoto/zoo/fastest_engines.json, keeping what other CPU classes measured.
 """
@@ -31,6 +33,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "fastest_engine.json"
 EXTRA_MODELS = ("fsrcnn-x3", "fsrcnn-x4", "esrgan-slim-x4")
+# (h, w) crops fed in turn to open-H/W models: Set5/Set14-like LR sizes up to the whole 512² photo
+OPEN_SIZES = ((64, 64), (96, 128), (128, 170), (200, 256), (288, 352), (512, 512))
 
 
 def default_models() -> list[str]:
@@ -39,8 +43,9 @@ def default_models() -> list[str]:
     return list(dict.fromkeys([*by_role().values(), *EXTRA_MODELS]))
 
 
-def real_input(spec: Any) -> np.ndarray:
-    """The built-in sample photo as the runtime feeds this model (see the module docstring)."""
+def real_inputs(spec: Any) -> list[np.ndarray]:
+    """The built-in sample photo as the runtime feeds this model: one input, or one per
+    OPEN_SIZES for open H/W (see the module docstring)."""
     from PIL import Image
 
     from edgephoto.runtime.image_io import load_sample
@@ -50,13 +55,13 @@ def real_input(spec: Any) -> np.ndarray:
     tensor = spec.inputs[0]
     axes = (1, 2) if tensor.layout == "NHWC" else (2, 3)
     dims = [tensor.shape[a] for a in axes]
-    if None in dims:  # open H/W: the whole photo
-        return model_input(rgb, tensor)
+    if None in dims:  # open H/W: whole photos of several sizes
+        return [model_input(rgb[:h, :w], tensor) for h, w in OPEN_SIZES]
     h, w = int(dims[0]), int(dims[1])
     if spec.tile.mode == "tile":
         y, x = (rgb.shape[0] - h) // 2, (rgb.shape[1] - w) // 2
-        return model_input(rgb[y:y + h, x:x + w], tensor)
-    return model_input(np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BICUBIC)), tensor)
+        return [model_input(rgb[y:y + h, x:x + w], tensor)]
+    return [model_input(np.asarray(Image.fromarray(rgb).resize((w, h), Image.Resampling.BICUBIC)), tensor)]
 
 
 def measure_model(model: str, engines: list[str], artifacts: Path, runs: int) -> dict[str, Any]:
@@ -65,7 +70,7 @@ def measure_model(model: str, engines: list[str], artifacts: Path, runs: int) ->
     from edgephoto.zoo import get_model
 
     spec = get_model(model)
-    feed = real_input(spec)
+    feeds = real_inputs(spec)
     loaded, errors = {}, {}
     for name in engines:
         try:
@@ -79,12 +84,14 @@ def measure_model(model: str, engines: list[str], artifacts: Path, runs: int) ->
         names = list(loaded)
         for name in names:  # warm-up
             for _ in range(2):
-                loaded[name].run({loaded[name].inputs()[0].name: feed})
+                for feed in feeds:
+                    loaded[name].run({loaded[name].inputs()[0].name: feed})
         for round_ in range(runs):
             for name in names[round_ % len(names):] + names[:round_ % len(names)]:
                 backend = loaded[name]
                 started = time.perf_counter()
-                backend.run({backend.inputs()[0].name: feed})
+                for feed in feeds:
+                    backend.run({backend.inputs()[0].name: feed})
                 times[name].append((time.perf_counter() - started) * 1000)
     finally:
         for backend in loaded.values():
@@ -92,7 +99,8 @@ def measure_model(model: str, engines: list[str], artifacts: Path, runs: int) ->
     medians = {n: statistics.median(t) for n, t in times.items()}
     ranked = sorted(medians, key=medians.__getitem__)
     return {
-        "model": model, "precision": "fp32", "input_shape": list(feed.shape), "runs": runs,
+        "model": model, "precision": "fp32", "input_shape": list(feeds[-1].shape), "runs": runs,
+        "input_shapes": [list(f.shape) for f in feeds],
         "engines": [{"backend": n, "median_ms": round(medians[n], 4),
                      "p25_ms": round(float(np.percentile(times[n], 25)), 4),
                      "p75_ms": round(float(np.percentile(times[n], 75)), 4),
@@ -126,6 +134,8 @@ def merge_table(table_path: Path, data: dict[str, Any], results: Path = RESULTS)
                  "benchmark": "benchmarks/fastest_engine.py", "results": _repo_relative(results),
                  "date": data["date"], "cpu": data["machine"]["cpu_model"],
                  "input_shape": row["input_shape"]}
+        if len(row.get("input_shapes", [])) > 1:
+            entry["input_shapes"] = row["input_shapes"]
         table["models"].setdefault(row["model"], {}).setdefault(row["precision"], {})[klass] = entry
     order = data["default_order"]
     rest = [n for n, info in BACKENDS if info.target and n not in order]
@@ -150,7 +160,8 @@ def markdown(data: dict[str, Any]) -> str:
         f"{data['date']}, CPU class **{m['cpu_class']}** ({m['cpu_model']}), engines: "
         + ", ".join(f"{k} {v}" for k, v in m["engine_versions"].items()) + ".",
         f"fp32 artifacts, runtime backends with default options, 1 thread, real input (built-in "
-        f"astronaut photo at the runtime's feed size), median of {data['runs']} interleaved runs.", "",
+        f"astronaut photo at the runtime's feed size; open-H/W models: one run = every listed size in turn), "
+        f"median of {data['runs']} interleaved runs.", "",
     ]
     if data.get("conditions"):
         lines += [f"Conditions: {data['conditions']}", ""]
@@ -160,7 +171,9 @@ def markdown(data: dict[str, Any]) -> str:
         cells = ", ".join(f"{e['backend']} {e['median_ms']:.2f}" for e in engines) or "-"
         ratio = ", ".join(f"{e['backend']} {e['vs_onnxruntime']:.2f}x" for e in engines if e["vs_onnxruntime"])
         failed = "; ".join(f"{k}: {v[:60]}" for k, v in row["errors"].items())
-        lines.append(f"| {row['model']} | {'x'.join(map(str, row['input_shape']))} | "
+        shapes = row.get("input_shapes") or [row["input_shape"]]
+        shown = " + ".join("x".join(map(str, shape)) for shape in shapes)
+        lines.append(f"| {row['model']} | {shown} | "
                      f"{engines[0]['backend'] if engines else '-'} | {cells}{' (' + failed + ')' if failed else ''} | "
                      f"{ratio or '-'} |")
     lines += ["", f"Default order (for models/CPU classes without a ranking): {' > '.join(data['default_order'])}.",
