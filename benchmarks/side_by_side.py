@@ -4,8 +4,8 @@
 
 Built on the bench package (no peer code of its own): bench.whole_call for photo -> result rows
 with MediaPipe / OpenCV as peers, bench.runner for the ESRGAN 128-px tile rows with TensorFlow
-as the peer. Everything is pinned to one core (sched_setaffinity: the children inherit it) with 1
-engine thread. Rows:
+and UpscalerJS (TensorFlow.js wasm under Node) as the peers. Everything is pinned to one core
+(sched_setaffinity: the children inherit it) with 1 engine thread. Rows:
   person mask    segment() defaults (backend auto, and each engine) vs MediaPipe 0.10.21 selfie,
                  the shared portraits 1-150; IoU at full size (mask > 0.5) vs the masks
   FSRCNN x2/3/4  upscale() (auto, each engine) vs OpenCV dnn_superres: Set5 LR (bicubic /s of
@@ -13,10 +13,11 @@ engine thread. Rows:
                  (HR 1000x700) LR, i.e. those sizes / s, made from real photos (PSNR vs OpenCV's
                  output); benchmarks/fsrcnn_speed.py covers fixed LR sizes up to 12 MP
   ESRGAN x4      slim and thick, fp32 and int8 artifacts per engine, one 128-px tile, vs
-                 TensorFlow fp32 on the source model; an int8 the accuracy guard refuses is
+                 TensorFlow fp32 on the source model and (slim) UpscalerJS 1.0, one row each; an int8 the accuracy guard refuses is
                  reported with the guard's message (not bypassed)
-Needs: opencv-contrib-python in .venv, the MediaPipe venv (.cache/peer-mediapipe, see
-bench/peers.py), the convert extra. Writes benchmarks/results/side_by_side.{json,md}.
+Needs: opencv-contrib-python in .venv, the MediaPipe venv (.cache/peer-mediapipe) and the
+UpscalerJS npm folder (.cache/peer-upscalerjs; both made as bench/peers.py says), the convert
+extra. Writes benchmarks/results/side_by_side.{json,md}.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ def esrgan(model: str, runs: int) -> dict[str, Any]:
             refused[f"{TARGET[engine]}-int8"] = str(exc)
             say(f"{model} {engine} int8 refused: {exc}")
     data = benchmark(artifacts, BenchSettings(threads=1, warmup=2, runs=runs, peak=False), progress=say,
-                     peers=["tensorflow"])
+                     peers=["tensorflow", *(["upscalerjs"] if model.startswith("esrgan-slim") else [])])
     data["refused"] = refused
     return data
 
@@ -212,18 +213,21 @@ def fsrcnn_rows(scale: int, data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def esrgan_rows(model: str, data: dict[str, Any]) -> list[dict[str, Any]]:
-    peer = _peer(data)
-    assert peer is not None
-    ours = {r["label"]: {"ms": r["latency_ms"]["median"], "cpu_ms": r["cpu_ms"]["median"],
-                         "speedup_vs_peer": r["vs_peers"][peer["label"]]["speedup_median"],
-                         "cpu_speedup_vs_peer": peer["cpu_ms"]["median"] / r["cpu_ms"]["median"],
-                         "accuracy_drop": r["quality"].get("accuracy_drop"),
-                         "accuracy_unit": r["quality"].get("accuracy_unit")} for r in _ours(data)}
-    for name, why in data.get("refused", {}).items():
-        ours[f"{model} {name}"] = {"refused": why}
-    return [{"work": f"{model}, one 128-px tile", "group": "tile 128", "peer": peer["label"],
-             "peer_ms": peer["latency_ms"]["median"], "peer_cpu_ms": peer["cpu_ms"]["median"],
-             "peer_quality": {}, "ours": ours}]
+    """One row per peer measured (TensorFlow, UpscalerJS under Node), each against the same runs."""
+    rows = []
+    for peer in (r for r in data["results"] if r.get("peer")):
+        ours = {r["label"]: {"ms": r["latency_ms"]["median"], "cpu_ms": r["cpu_ms"]["median"],
+                             "speedup_vs_peer": r["vs_peers"][peer["label"]]["speedup_median"],
+                             "cpu_speedup_vs_peer": peer["cpu_ms"]["median"] / r["cpu_ms"]["median"],
+                             "accuracy_drop": r["quality"].get("accuracy_drop"),
+                             "accuracy_unit": r["quality"].get("accuracy_unit")} for r in _ours(data)}
+        for name, why in data.get("refused", {}).items():
+            ours[f"{model} {name}"] = {"refused": why}
+        rows.append({"work": f"{model}, one 128-px tile", "group": "tile 128", "peer": peer["label"],
+                     "peer_ms": peer["latency_ms"]["median"], "peer_cpu_ms": peer["cpu_ms"]["median"],
+                     "peer_quality": {}, "ours": ours})
+    assert rows, f"no peer measured for {model}"
+    return rows
 
 
 def _cell(label: str, o: dict[str, Any]) -> str:
@@ -296,7 +300,6 @@ def main() -> None:
     for data in runs.values():
         notes += data.get("notes", [])
         notes += [p["message"] for p in data.get("peers", []) if p["status"] != "measured"]
-    notes.append("UpscalerJS under Node is not a peer yet (not driven by the bench package): no row for it.")
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown")
     report = {

@@ -33,7 +33,7 @@ def test_cli_refuses_an_unknown_peer_before_measuring(capsys: pytest.CaptureFixt
 
 @pytest.mark.parametrize(("model", "mode", "expected"), [
     ("fsrcnn-x2", "model", {"opencv", "tensorflow"}), ("fsrcnn-x4", "call", {"opencv", "tensorflow"}),
-    ("esrgan-thick-x4", "model", {"tensorflow", "upscalerjs"}), ("selfie", "call", {"mediapipe"}), ("fastdepth", "model", set()),
+    ("esrgan-thick-x4", "model", {"tensorflow"}), ("esrgan-slim-x4", "model", {"tensorflow", "upscalerjs"}), ("selfie", "call", {"mediapipe"}), ("fastdepth", "model", set()),
 ])
 def test_peers_for_reads_the_capability_table(model: str, mode: str, expected: set[str]) -> None:
     found = peers_for(model, mode)

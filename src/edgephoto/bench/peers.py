@@ -122,8 +122,11 @@ PEERS.add("mediapipe", Peer(
 PEERS.add("tensorflow", Peer(
     "tensorflow", "TensorFlow 2.21 / tf_keras running the source model", ("esrgan-", "fsrcnn-"), ("model",),
     ("tensorflow", "tf_keras"), "pip install 'edgephoto[convert]' (tensorflow==2.21.0 tf-keras==2.21.0)"))
+# esrgan-slim only: thick's model.json names custom layers (MultiplyBeta, ...) that UpscalerJS's
+# model packages register in their own JavaScript, which this peer does not load (TF.js then
+# refuses the graph: "Unknown layer: MultiplyBeta", seen in benchmarks/side_by_side.py).
 PEERS.add("upscalerjs", Peer(
-    "upscalerjs", "UpscalerJS 1.0 under Node.js (TensorFlow.js 4.11, WebAssembly backend)", ("esrgan-",),
+    "upscalerjs", "UpscalerJS 1.0 under Node.js (TensorFlow.js 4.11, WebAssembly backend)", ("esrgan-slim-",),
     ("model",), ("upscaler", "@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm"),
     "npm install --prefix .cache/peer-upscalerjs upscaler@1.0.0 @tensorflow/tfjs@4.11.0 "
     "@tensorflow/tfjs-backend-wasm@4.11.0", venv="peer-upscalerjs", runtime="node"))
