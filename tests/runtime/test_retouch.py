@@ -63,6 +63,11 @@ def faces(face_models: Any) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarra
     return found
 
 
+def max_channel_change(out: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """(H, W) largest per-channel |out - rgb| in levels: what every region check compares."""
+    return np.abs(out.astype(np.int16) - rgb).max(axis=2)
+
+
 def _person(index: int, rgb: np.ndarray) -> np.ndarray:
     truth = Image.open(PORTRAITS.parent / "masks" / f"{index}.png").convert("L")
     return np.asarray(truth.resize(rgb.shape[1::-1], Image.Resampling.NEAREST), np.float32) / 255.0
@@ -114,7 +119,7 @@ def test_edits_stay_inside_their_regions(faces: Any, index: int) -> None:
     rgb, p, person = faces[index]
     out, params = retouch(rgb, [p], person=person)
     regions = regions_for(rgb, p, person=person)
-    change = np.abs(out.astype(np.int16) - rgb).max(axis=2)
+    change = max_channel_change(out, rgb)
     assert change[~regions.union(rgb.shape[:2])].max() <= 1
     assert change[regions.full("skin", rgb.shape[:2]) > 0.5].mean() > 0.5  # the skin did change
     assert params["faces"][0]["box"] == [regions.box[2], regions.box[0], regions.box[3], regions.box[1]]
@@ -136,7 +141,7 @@ def test_skin_smoothing_lowers_fine_detail_but_keeps_texture(faces: Any, index: 
     assert facts["skin_fine_energy_kept"] == pytest.approx(after / before, abs=0.05)
     smoother, _ = retouch_face(rgb, regions, texture=0.0, **ONLY["skin"])
     assert high_frequency_energy(smoother, skin, regions.face_width) < after  # texture is the knob
-    change = np.abs(out.astype(np.int16) - rgb).max(axis=2)
+    change = max_channel_change(out, rgb)
     assert change[skin == 0].max() <= 1
 
 
@@ -148,7 +153,7 @@ def test_teeth_brighten_inside_the_inner_lip_only(faces: Any, index: int) -> Non
     regions = regions_for(rgb, p, person=person)
     out, facts = retouch_face(rgb, regions, **ONLY["teeth"])
     mouth = regions.full("mouth", rgb.shape[:2])
-    changed = np.abs(out.astype(np.int16) - rgb).max(axis=2) > 0
+    changed = max_channel_change(out, rgb) > 0
     assert not changed[mouth == 0].any()
     assert facts["teeth_px"] > 200  # both smile with their teeth showing
     lab_before, lab_after = rgb_to_lab(rgb)[changed], rgb_to_lab(out)[changed]
@@ -174,7 +179,7 @@ def test_eyes_are_sharpened_inside_the_eye_regions(faces: Any, index: int) -> No
     regions = regions_for(rgb, p, person=person)
     out, _ = retouch_face(rgb, regions, **ONLY["eyes"])
     eyes = regions.full("eyes", rgb.shape[:2])
-    change = np.abs(out.astype(np.int16) - rgb).max(axis=2)
+    change = max_channel_change(out, rgb)
     assert change[eyes == 0].max() == 0 and change[eyes > 0.5].mean() > 0.5
     inside = eyes > 0.5
     assert high_frequency_energy(out, inside, regions.face_width) > 1.2 * high_frequency_energy(
@@ -237,7 +242,7 @@ def test_two_faces_are_each_retouched_and_nothing_else_moves(face_models: Any) -
     out, params = retouch(rgb, marks, person=person)
     assert len(params["faces"]) == 2
     union = np.logical_or.reduce([regions_for(rgb, m, person=person).union(rgb.shape[:2]) for m in marks])
-    change = np.abs(out.astype(np.int16) - rgb).max(axis=2)
+    change = max_channel_change(out, rgb)
     assert change[~union].max() <= 1
     for facts in params["faces"]:
         x0, y0, x1, y1 = facts["box"]
