@@ -51,7 +51,7 @@ class _OnnxView:
         return self.count.get(tensor, 0)
 
 
-def _shapes(model: Any) -> dict[str, list[int | None] | None]:
+def static_shapes(model: Any) -> dict[str, list[int | None] | None]:
     """Static shapes ONNX shape inference finds (None for an unknown dimension or rank)."""
     import onnx
 
@@ -78,7 +78,7 @@ def fuse_prelu(model: Any) -> tuple[Any, int]:
     if not any(n.op_type == "Relu" for n in graph.node):
         return model, 0
     view = _OnnxView(model)
-    shapes = _shapes(model)
+    shapes = static_shapes(model)
     replaced: dict[str, Any] = {}  # output tensor of the Add/Sub -> its PRelu
     dropped: set[str] = set()
     slopes = []

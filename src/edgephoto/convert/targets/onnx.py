@@ -99,8 +99,8 @@ def drop_leading_unit_axes(model: Any, ranks: list[int]) -> list[str]:
 
 
 def finish_onnx(model: Any, ctx: ConvertContext, name: str, domains: tuple[str, ...] = STANDARD_DOMAINS) -> Path:
-    """Fuse PReLU patterns, check ops, rename I/O to the spec, embed metadata, save atomically,
-    load in ORT."""
+    """Fuse PReLU patterns (then rewrite PRelu as convs ORT fuses), check ops, rename I/O to the
+    spec, embed metadata, save atomically, load in ORT."""
     onnx = _onnx()
     if ctx.options.get("fuse_prelu", True):  # exact; off only to measure what it saves
         from edgephoto.convert.onnx_passes.fuse_prelu import fuse_prelu
@@ -108,6 +108,12 @@ def finish_onnx(model: Any, ctx: ConvertContext, name: str, domains: tuple[str, 
         model, fused = fuse_prelu(model)
         if fused:
             ctx.notes.append(f"onnx: {fused} PReLU patterns fused into PRelu")
+    if ctx.options.get("prelu_as_conv", True):  # within float32 ulps; off only to measure what it saves
+        from edgephoto.convert.onnx_passes.prelu_as_conv import prelu_as_conv
+
+        model, rewritten = prelu_as_conv(model)
+        if rewritten:
+            ctx.notes.append(f"onnx: {rewritten} PRelu as depthwise 1x1 convs onnxruntime fuses (NCHWc)")
     for node in model.graph.node:
         if node.domain not in domains or (
             node.domain in STANDARD_DOMAINS and not onnx.defs.has(node.op_type, node.domain)
