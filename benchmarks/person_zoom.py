@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             peer = Peer([photos[i] for i in ids], work)
             runners = {"mediapipe": peer, **runners}
-            peer_note = f"MediaPipe {peer.facts.get('mediapipe', '?')} ImageSegmenter, selfie from its wheel"
+            peer_note = f"MediaPipe {peer.facts.get('version', '?')} ImageSegmenter, selfie from its wheel"
         except RuntimeError as exc:
             peer_note = f"not run: {exc}"
     labels = list(runners)
