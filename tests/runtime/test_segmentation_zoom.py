@@ -12,7 +12,13 @@ from PIL import Image
 
 from edgephoto.errors import InvalidOptionError
 from edgephoto.metrics import iou
-from edgephoto.runtime.tasks.segmentation import ZoomPolicy, person_box, segment, zoom_crop, zoom_region
+from edgephoto.runtime.tasks.segmentation import (
+    ZoomPolicy,
+    person_box,
+    segment,
+    zoom_crop,
+    zoom_region,
+)
 from shared_dir import DATA
 
 PORTRAITS = DATA / "portraits"
