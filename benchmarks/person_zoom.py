@@ -16,7 +16,7 @@ policy's thresholds were chosen on portraits 1-75 only; 76-150 are reported as h
     PYTHONPATH=src EDGEPHOTO_PEER_VENVS=.cache .venv/bin/python benchmarks/person_zoom.py
     .venv/bin/python benchmarks/person_zoom.py --render   # Markdown again from the JSON
 
-Writes benchmarks/results/person_zoom.{json,md}.
+Writes benchmarks/results/person_zoom.{json,md} (--model M: person_zoom_M.{json,md}).
 """
 
 from __future__ import annotations
@@ -45,15 +45,17 @@ RESULTS = ROOT / "benchmarks" / "results"
 FLAWED = {52, 69, 110}  # ../shared/data/README.md
 TUNING, HELD_OUT = range(1, 76), range(76, 151)
 SUBSETS = {"< 10 %": (0.0, 0.10), "10-40 %": (0.10, 0.40), "> 40 %": (0.40, 1.01)}
-# label: ZoomPolicy keywords (None: today's single pass)
-VARIANTS: dict[str, dict[str, Any] | None] = {
-    "today": None,
-    "zoom (default policy)": {},
-    "zoom, fuse replace": {"fuse": "replace"},
-    "zoom, fuse mean": {"fuse": "mean"},
-    "zoom, square crop": {"max_aspect": 1.0},
-    "zoom, 25 % margin": {"margin": 0.25},
-    "zoom, max_area 0.3": {"max_area": 0.3},
+# label: (ZoomPolicy keywords, None for today's single pass; refine)
+VARIANTS: dict[str, tuple[dict[str, Any] | None, bool]] = {
+    "today": (None, False),
+    "zoom (default policy)": ({}, False),  # ZoomPolicy's defaults, chosen on portraits 1-75
+    "zoom, fuse replace": ({"fuse": "replace"}, False),
+    "zoom, fuse mean": ({"fuse": "mean"}, False),
+    "zoom, square crop": ({"max_aspect": 1.0}, False),
+    "zoom, 25 % margin": ({"margin": 0.25}, False),
+    "zoom, max_area 0.3": ({"max_area": 0.3}, False),
+    "today, refine=True (pipeline step)": (None, True),
+    "zoom, refine=True (pipeline step)": ({}, True),
 }
 Call = Callable[[int, np.ndarray, bool], tuple[float, float, np.ndarray | None]]
 
@@ -102,24 +104,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from edgephoto.runtime.tasks.common import ModelFacts
     from edgephoto.runtime.tasks.segmentation import ZoomPolicy, low_res_mask, segment, zoom_region
 
-    model = edgephoto.api.load("selfie", backend="onnxruntime", threads=1)
+    model = edgephoto.api.load(args.model, backend="onnxruntime", threads=1)
     backend, facts = model.backend, ModelFacts.load(model.manifest)
     count = 150 if args.limit is None else max(1, min(args.limit, 150))
     ids = sorted({int(round(v)) for v in np.linspace(1, 150, count)})
     photos = {i: read_photo(PORTRAITS / "images" / f"{i}.jpg").rgb for i in ids}
-    policies = {label: None if kw is None else ZoomPolicy(**kw) for label, kw in VARIANTS.items()}
+    policies = {label: None if kw is None else ZoomPolicy(**kw) for label, (kw, _) in VARIANTS.items()}
 
-    def ours(policy: ZoomPolicy | None) -> Call:
+    def ours(policy: ZoomPolicy | None, refine: bool) -> Call:
         def call(k: int, rgb: np.ndarray, keep: bool) -> tuple[float, float, np.ndarray | None]:
             t0, c0 = time.perf_counter(), time.process_time()
-            mask = segment(backend, facts, rgb, zoom=policy or False)
+            mask = segment(backend, facts, rgb, zoom=policy or False, refine=refine)
             return (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3, mask
         return call
 
-    runners: dict[str, Call] = {label: ours(policy) for label, policy in policies.items()}
+    runners: dict[str, Call] = {label: ours(policies[label], refine) for label, (_, refine) in VARIANTS.items()}
     work = Path(tempfile.mkdtemp(prefix="person-zoom-"))
     peer, peer_note = None, "not run (--no-mediapipe)"
-    if not args.no_mediapipe:
+    if args.model != "selfie":
+        peer_note = f"not run: MediaPipe runs its own selfie model, not {args.model}"
+    elif not args.no_mediapipe:
         try:
             peer = Peer([photos[i] for i in ids], work)
             runners = {"mediapipe": peer, **runners}
@@ -165,7 +169,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "time.process_time around the whole call (MediaPipe: its child's own CPU time); mask > 0.5 "
                     "at full resolution vs ground truth resized nearest",
         "tuning": "zoom thresholds chosen on portraits 1-75; 76-150 held out",
-        "peer": peer_note, "engine": backend.describe(), "repeats": args.repeats,
+        "model": args.model, "peer": peer_note, "engine": backend.describe(), "repeats": args.repeats,
         "variants": {label: None if p is None else dataclasses.asdict(p) for label, p in policies.items()},
         "summary": summarise(per_photo, labels), "per_photo": per_photo,
     }
@@ -204,7 +208,7 @@ def render(report: dict[str, Any]) -> str:
     summary = report["summary"]
     first = next(iter(summary.values()))
     lines = ["# Person segmentation: zoom-in second pass for small people (issue 13)", "",
-             f"Machine: {report['machine']}. Peer: {report['peer']}. Numbers from `person_zoom.json`.", "",
+             f"Model: zoo `{report.get('model', 'selfie')}` on onnxruntime. Machine: {report['machine']}. Peer: {report['peer']}. Numbers from `person_zoom.json`.", "",
              report["protocol"] + ".", "",
              f"**Held out:** {report['tuning']}; the tuning half holds only "
              f"{first['iou']['tuning 1-75']['< 10 %']['n']} portrait(s) with a person under 10 % of the frame, "
@@ -231,7 +235,8 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {fired} | {split} | {_ms(ms['zoomed photos'])} |")
     lines += ["", "Variants: ZoomPolicy fields changed from the default "
               f"({', '.join(f'{k}={v}' for k, v in report['variants']['zoom (default policy)'].items())}):",
-              *(f"- {label}: {kw}" for label, kw in VARIANTS.items() if kw), ""]
+              *(f"- {label}: {kw}" for label, (kw, _) in VARIANTS.items() if kw),
+              "- refine=True: the guided filter (the pipeline's segment step), with and without zoom", ""]
     return "\n".join(lines)
 
 
@@ -242,10 +247,12 @@ def main() -> None:
     parser.add_argument("--cpu", type=int, default=0, help="the one core everything is pinned to")
     parser.add_argument("--no-mediapipe", action="store_true", help="leave the MediaPipe peer out")
     parser.add_argument("--render", action="store_true", help="only render the Markdown from the JSON")
+    parser.add_argument("--model", default="selfie", help="zoo segmentation model (MediaPipe joins for selfie)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args()
-    json_path, md_path = args.out / "person_zoom.json", args.out / "person_zoom.md"
+    stem = "person_zoom" if args.model == "selfie" else f"person_zoom_{args.model}"
+    json_path, md_path = args.out / f"{stem}.json", args.out / f"{stem}.md"
     if args.render:
         md_path.write_text(render(json.loads(json_path.read_text())))
         return
