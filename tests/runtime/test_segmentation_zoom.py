@@ -115,9 +115,10 @@ def test_zoom_raises_iou_on_a_small_person_with_one_more_run(selfie: tuple[Any, 
     backend, spec, calls = selfie
     rgb, truth = portrait(SMALL_PERSON)
     assert truth.mean() < 0.10
-    single, one = runs(calls, lambda: segment(backend, spec, rgb))
-    zoomed, two = runs(calls, lambda: segment(backend, spec, rgb, zoom=True))
+    single, one = runs(calls, lambda: segment(backend, spec, rgb, zoom=False))
+    zoomed, two = runs(calls, lambda: segment(backend, spec, rgb))  # zoom is the default
     assert (one, two) == (1, 2)
+    np.testing.assert_array_equal(segment(backend, spec, rgb, zoom=ZoomPolicy()), zoomed)
     assert zoomed.shape == rgb.shape[:2] and zoomed.dtype == np.float32
     assert 0.0 <= zoomed.min() and zoomed.max() <= 1.0
     assert iou(zoomed > 0.5, truth) > iou(single > 0.5, truth) + 0.01
@@ -129,8 +130,8 @@ def test_zoom_on_a_large_person_is_the_single_pass_exactly(selfie: tuple[Any, An
     backend, spec, calls = selfie
     rgb, truth = portrait(LARGE_PERSON)
     assert truth.mean() > 0.40
-    single, _ = runs(calls, lambda: segment(backend, spec, rgb))
-    zoomed, count = runs(calls, lambda: segment(backend, spec, rgb, zoom=True))
+    single, _ = runs(calls, lambda: segment(backend, spec, rgb, zoom=False))
+    zoomed, count = runs(calls, lambda: segment(backend, spec, rgb))
     assert count == 1  # no second model run
     np.testing.assert_array_equal(zoomed, single)
 
