@@ -5,7 +5,7 @@ by round (round-robin, rotating start), through
   mediapipe            MediaPipe 0.10.21's ImageSegmenter with the selfie model from its own
                        wheel, in a child process of its own venv (as segmentation_speed.py),
                        timing its own call; skipped with --no-mediapipe or when not installed.
-  today                edgephoto segment(), zoom=False: one pass on the whole photo.
+  single pass          edgephoto segment(zoom=False): one pass on the whole photo, as before.
   zoom ...             segment(zoom=ZoomPolicy(...)): the default policy and the variants tried.
 Everything is pinned to one core (sched_setaffinity) with 1 onnxruntime thread; CPU time is
 time.process_time around the whole call. Per photo the median of --repeats rounds, then the
@@ -47,16 +47,17 @@ TUNING, HELD_OUT = range(1, 76), range(76, 151)
 SUBSETS = {"< 10 %": (0.0, 0.10), "10-40 %": (0.10, 0.40), "> 40 %": (0.40, 1.01)}
 # label: (ZoomPolicy keywords, None for today's single pass; refine)
 VARIANTS: dict[str, tuple[dict[str, Any] | None, bool]] = {
-    "today": (None, False),
+    "single pass (zoom=False)": (None, False),  # segment() before issue 13
     "zoom (default policy)": ({}, False),  # ZoomPolicy's defaults, chosen on portraits 1-75
     "zoom, fuse replace": ({"fuse": "replace"}, False),
     "zoom, fuse mean": ({"fuse": "mean"}, False),
     "zoom, square crop": ({"max_aspect": 1.0}, False),
     "zoom, 25 % margin": ({"margin": 0.25}, False),
     "zoom, max_area 0.3": ({"max_area": 0.3}, False),
-    "today, refine=True (pipeline step)": (None, True),
+    "single pass, refine=True (pipeline step before)": (None, True),
     "zoom, refine=True (pipeline step)": ({}, True),
 }
+DECISION_CALLS = 50
 Call = Callable[[int, np.ndarray, bool], tuple[float, float, np.ndarray | None]]
 
 
@@ -152,11 +153,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 scores[label] = iou(mask > 0.5, truth)
         low = low_res_mask(backend, facts, rgb)  # untimed: which variants took a second pass
         zoomed = {label: zoom_region(low, rgb.shape[:2], p) is not None for label, p in policies.items() if p}
+        c0 = time.process_time()  # the decision alone: all a large person adds to the single pass
+        for _ in range(DECISION_CALLS):
+            zoom_region(low, rgb.shape[:2], ZoomPolicy())
+        decision_us = (time.process_time() - c0) / DECISION_CALLS * 1e6
         per_photo.append({"photo": i, "size": list(rgb.shape[:2]), "person_fraction": round(float(truth.mean()), 4),
                           "iou": {k: round(v, 4) for k, v in scores.items()},
                           "cpu_ms": {k: round(float(np.median(v)), 3) for k, v in cpu.items()},
                           "wall_ms": {k: round(float(np.median(v)), 3) for k, v in wall.items()},
-                          "zoomed": zoomed})
+                          "zoomed": zoomed, "decision_us": round(decision_us, 2)})
         if args.progress and (n + 1) % 25 == 0:
             print(f"{n + 1}/{len(ids)} photos, {time.perf_counter() - started:.0f} s", flush=True)
     if peer is not None:
@@ -172,6 +177,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "model": args.model, "peer": peer_note, "engine": backend.describe(), "repeats": args.repeats,
         "variants": {label: None if p is None else dataclasses.asdict(p) for label, p in policies.items()},
         "summary": summarise(per_photo, labels), "per_photo": per_photo,
+        "decision_us_median": round(float(np.median([p["decision_us"] for p in per_photo])), 2),
     }
 
 
@@ -233,6 +239,9 @@ def render(report: dict[str, Any]) -> str:
         split = "—" if label == "mediapipe" else f"{z['< 10 %']} / {z['10-40 %']} / {z['> 40 %']}"
         cells = [_ms(ms[name]) for name in ("all", "< 10 %", "10-40 %", "> 40 %")]
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {fired} | {split} | {_ms(ms['zoomed photos'])} |")
+    if "decision_us_median" in report:
+        lines += ["", f"The zoom decision alone (zoom_region on the first pass's map, the only work zoom adds "
+                  f"when it does not fire): {report['decision_us_median']:.1f} µs CPU per photo (median)."]
     lines += ["", "Variants: ZoomPolicy fields changed from the default "
               f"({', '.join(f'{k}={v}' for k, v in report['variants']['zoom (default policy)'].items())}):",
               *(f"- {label}: {kw}" for label, (kw, _) in VARIANTS.items() if kw),
