@@ -45,7 +45,7 @@ def test_upsample_mask_stays_within_0_1_and_reads_no_pixels() -> None:
 
 @pytest.mark.real
 @pytest.mark.shared("data/portraits")
-def test_selfie_default_is_one_bilinear_pass_and_matting_keeps_the_guided_filter(zoo_weights: Any) -> None:
+def test_selfie_single_pass_is_one_bilinear_pass_and_matting_keeps_the_guided_filter(zoo_weights: Any) -> None:
     from edgephoto.runtime.backends.base import load_backend
 
     pytest.importorskip("ai_edge_litert")
@@ -53,11 +53,11 @@ def test_selfie_default_is_one_bilinear_pass_and_matting_keeps_the_guided_filter
     backend = load_backend("litert", root / spec.files[0].path, threads=1)
     rgb = np.asarray(Image.open(PORTRAITS / "images" / "101.jpg").convert("RGB"))
     low = low_res_mask(backend, spec, rgb)
-    default = segment(backend, spec, rgb)
+    default = segment(backend, spec, rgb, zoom=False)  # the single pass (zoom: test_segmentation_zoom.py)
     np.testing.assert_allclose(default, np.clip(resize(low, rgb.shape[:2], "bilinear"), 0, 1), atol=2e-6)
-    guided = segment(backend, spec, rgb, refine=True)
+    guided = segment(backend, spec, rgb, refine=True, zoom=False)
     assert np.abs(guided - default).max() > 0.05  # the option still does something
-    np.testing.assert_array_equal(TASKS.get("matting").run(backend, spec, rgb), guided)
+    np.testing.assert_array_equal(TASKS.get("matting").run(backend, spec, rgb), guided)  # matting: no zoom
 
 
 def test_sampled_fit_shrinks_large_photos_close_to_bilinear_and_leaves_small_ones() -> None:

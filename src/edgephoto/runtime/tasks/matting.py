@@ -13,7 +13,7 @@ import numpy as np
 
 from edgephoto.runtime.backends.base import Backend
 from edgephoto.runtime.tasks.common import ModelFacts
-from edgephoto.runtime.tasks.segmentation import segment
+from edgephoto.runtime.tasks.segmentation import ZoomPolicy, segment
 
 
 def matte(
@@ -25,9 +25,12 @@ def matte(
     refine: bool = True,
     radius: int | None = None,
     eps: float = 1e-4,
+    zoom: bool | ZoomPolicy = False,
 ) -> np.ndarray:
-    """Alpha (H, W) float32 0..1 for an (H, W, 3) uint8 photo, guided-filter refined by default."""
-    return segment(backend, facts, rgb, fit=fit, refine=refine, radius=radius, eps=eps)
+    """Alpha (H, W) float32 0..1 for an (H, W, 3) uint8 photo, guided-filter refined by default.
+
+    zoom stays off here (segment's is on): it was measured on person masks, not on alphas."""
+    return segment(backend, facts, rgb, fit=fit, refine=refine, radius=radius, eps=eps, zoom=zoom)
 
 
 __all__ = ["matte"]
