@@ -213,7 +213,8 @@ def test_resolver_fills_the_role_with_the_named_model(tmp_path: Path, monkeypatc
 
 def _floats_per_input_px(artifact: Path) -> float:
     """Floats every node of fsrcnn-x2's graph outputs, per input px: the graph run once on a
-    16x16 luma input (NHWC, as the model takes it) with all node outputs made graph outputs."""
+    16x16 luma input (NHWC, as the model takes it) with all node outputs made graph outputs, so
+    none is fused away."""
     onnx = pytest.importorskip("onnx")
     import onnxruntime as ort
 
@@ -283,10 +284,11 @@ def test_real_x3_of_a_large_photo_is_tiled_memory_bounded_and_seam_free(tmp_path
     peaks = json.loads(done.stdout.splitlines()[-1])
     base, peak = peaks[-2], peaks[-1]  # after the crops (engine loaded), after the large photo
     # Everything at full size in float32: the RGB input, every tensor fsrcnn-x2's graph computes
-    # over the whole input (conv and PReLU maps: 366 floats per input px), the x2 and the x3 RGB
-    # outputs: 3362 MB for 1200x1800. Tiled (6 tiles of 624x624), the pass holds one tile's
-    # tensors, and the step the uint8 results and Pillow's copies to resample and encode them.
-    # Measured: 86 -> 744 MB (0.20 of it); the pass alone peaks at 444 MB tiled, 2232 MB whole.
+    # over the whole input (its convs, and the depthwise convs, Relu and Add the onnx target
+    # writes each PReLU as: 882 floats per input px), the x2 and the x3 RGB outputs: 7614 MB for
+    # 1200x1800. Tiled (6 tiles of 624x624), the pass holds one tile's tensors, and the step the
+    # uint8 results and Pillow's copies to resample and encode them. Measured: 86 -> 938 MB (0.11
+    # of it); the pass alone peaks at 517 MB tiled, 2527 MB as one whole-photo engine call.
     full = (h * w * (3 + _floats_per_input_px(artifact)) + (2 * h) * (2 * w) * 3 + (n * h) * (n * w) * 3) * 4 / 2**20
     assert peak - base < 0.3 * full, (base, peak, full)
     out = read_photo(tmp_path / "out" / "large" / "large.x3.png").rgb
