@@ -79,7 +79,8 @@ def planned_by(factor: int, passes: tuple[str, ...], exact: bool, name: str) -> 
     return found
 
 
-def measure(which: str, factors: list[int] | None, models_like: str | None, repeats: int = 1) -> dict[str, Any]:
+def measure(which: str, factors: list[int] | None, models_like: str | None, repeats: int = 1,
+            artifacts: Path | None = None) -> dict[str, Any]:
     from edgephoto.api import zoo_artifact
     from edgephoto.metrics import psnr_y, rgb_to_luma, sharpness, shave, sr_pair, ssim
     from edgephoto.runtime.artifact import load_artifact
@@ -93,8 +94,8 @@ def measure(which: str, factors: list[int] | None, models_like: str | None, repe
     def model(name: str) -> Any:
         if name not in models:
             log(f"loading {name}")
-            models[name] = load_artifact(zoo_artifact(name, "onnxruntime", progress=log), backend="onnxruntime",
-                                         device="cpu", threads=1)
+            built = zoo_artifact(name, "onnxruntime", artifacts=artifacts, progress=log)
+            models[name] = load_artifact(built, backend="onnxruntime", device="cpu", threads=1)
         return models[name]
 
     upscale = TASKS.get("upscale").run
@@ -210,6 +211,7 @@ def main() -> None:
     parser.add_argument("--factors", help="comma list: measure only these factors (rows kept for the others)")
     parser.add_argument("--models-like", help="measure only chains with a model whose name contains this")
     parser.add_argument("--repeats", type=int, default=1, help="runs per image; ms is the best of them")
+    parser.add_argument("--artifacts", type=Path, help="artifact dir (built there if missing); default: the zoo cache")
     parser.add_argument("--out", type=Path, help="default: benchmarks/results/<the set's file>")
     args = parser.parse_args()
     if args.render:
@@ -217,7 +219,7 @@ def main() -> None:
         return
     out = args.out or RESULTS / SETS[args.set][2]
     factors = [int(f) for f in args.factors.split(",")] if args.factors else None
-    data = measure(args.set, factors, args.models_like, args.repeats)
+    data = measure(args.set, factors, args.models_like, args.repeats, args.artifacts)
     if args.set != "fsrcnn" and out.exists():
         data = merge(json.loads(out.read_text()), data)
     out.write_text(json.dumps(data, indent=2) + "\n")
