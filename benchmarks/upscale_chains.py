@@ -1,7 +1,8 @@
 """Upscale chains on Set5: which model passes and final resample reach xN best per time.
 
     nice -n 10 python benchmarks/upscale_chains.py
-    nice -n 10 python benchmarks/upscale_chains.py --set realesrgan [--factors 4,6] [--models-like x4plus]
+    nice -n 10 python benchmarks/upscale_chains.py --set realesrgan --repeats 3 [--artifacts DIR]
+        [--factors 4,6] [--models-like x4plus]
     python benchmarks/upscale_chains.py --render benchmarks/results/upscale_chains.json
 
 Set5 with the data README's protocol (edgephoto.metrics.sr_pair): crop to a multiple of N, PIL
@@ -9,7 +10,7 @@ bicubic down by N, upscale, PSNR-Y BT.601 with N px shaved. Each candidate is a 
 passes (float ONNX, onnxruntime, 1 thread, through the runtime's own upscale task) then one Pillow
 resample to the HR size; 'none' is the resample alone. The row marked 'rule' is what the
 pipeline's upscale step plans (edgephoto/runtime/scale_chain.py). ms = median over the 5 images
-of one chain's time. `--set fsrcnn` (default) writes upscale_chains.json; `--set realesrgan`
+of one chain's time (with --repeats, of each image's best run). `--set fsrcnn` (default) writes upscale_chains.json; `--set realesrgan`
 adds SSIM-Y and edgephoto.metrics.sharpness and writes upscale_chains_realesrgan.json, keeping
 the rows of factors or models a run did not measure (so x4plus can run on its own).
 """
