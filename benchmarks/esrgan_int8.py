@@ -43,15 +43,12 @@ def log(message: str) -> None:
 
 def set5_psnr(artifact: Path, backend: str) -> dict[str, float]:
     import edgephoto
-    from edgephoto.metrics import psnr_y
+    from edgephoto.metrics import psnr_y, sr_pair
 
     scores = {}
     with edgephoto.load(artifact, backend=backend, threads=1) as model:
         for path in sorted(SET5.glob("*.png")):
-            hr = np.asarray(Image.open(path).convert("RGB"))
-            h, w = (hr.shape[0] // 4) * 4, (hr.shape[1] // 4) * 4
-            hr = hr[:h, :w]
-            lr = np.asarray(Image.fromarray(hr).resize((w // 4, h // 4), Image.Resampling.BICUBIC))
+            hr, lr = sr_pair(np.asarray(Image.open(path).convert("RGB")), 4)
             scores[path.stem] = psnr_y(hr, model(lr), 4)
     return {**scores, "mean": float(np.mean(list(scores.values())))}
 

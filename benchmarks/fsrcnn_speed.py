@@ -66,12 +66,12 @@ def resized(path: Path, size: tuple[int, int]) -> np.ndarray:
 
 def images(scale: int, quick: bool) -> list[dict[str, Any]]:
     """[{group, name, lr, hr or None}]; the Set5 group is reported as the mean per image."""
+    from edgephoto.metrics import sr_pair
+
     found = []
     for path in sorted(SET5.glob("*.png")):
-        hr = Image.open(path).convert("RGB")
-        hr = hr.crop((0, 0, hr.width - hr.width % scale, hr.height - hr.height % scale))
-        lr = hr.resize((hr.width // scale, hr.height // scale), Image.Resampling.BICUBIC)
-        found.append({"group": "set5", "name": path.stem, "lr": np.asarray(lr), "hr": np.asarray(hr)})
+        hr, lr = sr_pair(np.asarray(Image.open(path).convert("RGB")), scale)
+        found.append({"group": "set5", "name": path.stem, "lr": lr, "hr": hr})
     found.append({"group": "100px", "name": "astronaut 100x100", "lr": resized(SAMPLES / "astronaut.jpg", (100, 100)), "hr": None})
     found.append({"group": "set14-like", "name": "coffee 500x333", "lr": resized(SAMPLES / "coffee.jpg", (500, 333)), "hr": None})
     found.append({"group": "urban100-like", "name": "portrait 79 1000x700", "lr": resized(PORTRAIT, (1000, 700)), "hr": None})

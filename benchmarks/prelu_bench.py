@@ -122,13 +122,10 @@ class TimedBackend:
 
 
 def set5_pairs(scale: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    pairs = []
-    for path in sorted(SET5.glob("*.png")):
-        hr = Image.open(path).convert("RGB")
-        hr = hr.crop((0, 0, hr.width - hr.width % scale, hr.height - hr.height % scale))
-        lr = hr.resize((hr.width // scale, hr.height // scale), Image.Resampling.BICUBIC)
-        pairs.append((path.stem, np.asarray(hr), np.asarray(lr)))
-    return pairs
+    from edgephoto.metrics import sr_pair
+
+    return [(path.stem, *sr_pair(np.asarray(Image.open(path).convert("RGB")), scale))
+            for path in sorted(SET5.glob("*.png"))]
 
 
 def bench_set5(found: dict[str, dict[str, Path]], repeats: int) -> dict[str, Any]:

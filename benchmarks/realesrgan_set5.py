@@ -35,24 +35,19 @@ def log(message: str) -> None:
 
 
 def set5(scale: int, upscale: Any) -> dict[str, float]:
-    from edgephoto.metrics import psnr_y
+    from edgephoto.metrics import psnr_y, sr_pair
 
     scores = {}
     for path in sorted(SET5.glob("*.png")):
-        hr = np.asarray(Image.open(path).convert("RGB"))
-        h, w = hr.shape[0] // scale * scale, hr.shape[1] // scale * scale
-        hr = hr[:h, :w]
-        lr = np.asarray(Image.fromarray(hr).resize((w // scale, h // scale), Image.Resampling.BICUBIC))
+        hr, lr = sr_pair(np.asarray(Image.open(path).convert("RGB")), scale)
         scores[path.stem] = round(psnr_y(hr, np.asarray(upscale(lr)), scale), 4)
     return {**scores, "mean": round(float(np.mean(list(scores.values()))), 4)}
 
 
 def bicubic(scale: int) -> Any:
-    def up(lr: np.ndarray) -> np.ndarray:
-        h, w = lr.shape[:2]
-        return np.asarray(Image.fromarray(lr).resize((w * scale, h * scale), Image.Resampling.BICUBIC))
+    from edgephoto.metrics import bicubic_upscale
 
-    return up
+    return lambda lr: bicubic_upscale(lr, scale)
 
 
 def measure(model: str, targets: list[str], artifacts: Path, runs: int) -> dict[str, Any]:

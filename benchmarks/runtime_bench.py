@@ -144,7 +144,7 @@ def bench_overhead(root: Path, repeats: int) -> dict[str, Any]:
 # ---- super-resolution -------------------------------------------------------------------------
 
 def bench_sr(root: Path, models: list[str]) -> dict[str, Any]:
-    from edgephoto.metrics import psnr_y
+    from edgephoto.metrics import psnr_y, sr_pair
     from edgephoto.runtime.tasks.upscale import upscale
 
     rows = []
@@ -153,12 +153,10 @@ def bench_sr(root: Path, models: list[str]) -> dict[str, Any]:
         scale = int(manifest["scale"])
         per_image = {}
         for path in sorted((DATA / "sr" / "set5").glob("*.png")):
-            hr = Image.open(path).convert("RGB")
-            hr = hr.crop((0, 0, hr.width - hr.width % scale, hr.height - hr.height % scale))
-            lr = hr.resize((hr.width // scale, hr.height // scale), Image.Resampling.BICUBIC)
-            out = upscale(backend, manifest, np.asarray(lr))
+            hr, lr = sr_pair(np.asarray(Image.open(path).convert("RGB")), scale)
+            out = upscale(backend, manifest, lr)
             assert out is not None
-            per_image[path.stem] = round(psnr_y(np.asarray(hr), out, scale), 3)
+            per_image[path.stem] = round(psnr_y(hr, out, scale), 3)
         mean = float(np.mean(list(per_image.values())))
         rows.append({"model": model, "scale": scale, "psnr_y": round(mean, 3), "peer": PEERS[model],
                      "delta_db": round(mean - PEERS[model], 3), "per_image": per_image})

@@ -44,12 +44,11 @@ def log(message: str) -> None:
 
 def photos() -> list[dict[str, Any]]:
     """name, LR image, HR (or None), and the LR crop box's centre (the HR centre for Set5)."""
+    from edgephoto.metrics import sr_pair
+
     listed = []
     for path in sorted((SHARED / "sr" / "set5").glob("*.png")):
-        hr = np.asarray(Image.open(path).convert("RGB"))
-        h, w = hr.shape[0] // SCALE * SCALE, hr.shape[1] // SCALE * SCALE
-        hr = hr[:h, :w]
-        lr = np.asarray(Image.fromarray(hr).resize((w // SCALE, h // SCALE), Image.Resampling.BICUBIC))
+        hr, lr = sr_pair(np.asarray(Image.open(path).convert("RGB")), SCALE)
         listed.append({"name": f"set5/{path.stem}", "lr": lr, "hr": hr})
     for number in PORTRAITS:
         rgb = np.asarray(Image.open(SHARED / "portraits" / "images" / f"{number}.jpg").convert("RGB"))
@@ -58,8 +57,9 @@ def photos() -> list[dict[str, Any]]:
 
 
 def bicubic(lr: np.ndarray) -> np.ndarray:
-    h, w = lr.shape[:2]
-    return np.asarray(Image.fromarray(lr).resize((w * SCALE, h * SCALE), Image.Resampling.BICUBIC))
+    from edgephoto.metrics import bicubic_upscale
+
+    return bicubic_upscale(lr, SCALE)
 
 
 def crop_box(shape: tuple[int, ...]) -> tuple[int, int]:

@@ -3,7 +3,8 @@
 Upscale: PSNR / SSIM (on RGB 0-255 or on BT.601 luma with a shaved border, the SR papers'
 protocol). Segmentation: IoU and boundary F-score. Depth: delta1, AbsRel, Spearman rho after
 scale/shift alignment. Matting: SAD and gradient error. No-reference: sharpness (mean luma
-gradient), for GAN-trained upscalers whose PSNR says little about how sharp they look.
+gradient), for GAN-trained upscalers whose PSNR says little about how sharp they look. The SR
+test pair (sr_pair, bicubic_upscale) is the one exception: it imports Pillow, inside it.
 """
 
 from __future__ import annotations
@@ -75,6 +76,24 @@ def sharpness(rgb: np.ndarray, border: int = 0) -> float:
     gx = smooth_rows[:, 2:] - smooth_rows[:, :-2]
     gy = smooth_cols[2:] - smooth_cols[:-2]
     return float(np.mean(np.hypot(gx, gy)) / 8.0)  # /8: the kernel's gain, so a ramp of one luma level per px reads 1
+
+
+def sr_pair(hr: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """The SR papers' test pair: HR cropped (top-left) to a multiple of `scale`, and its LR by
+    PIL bicubic down by `scale`. One place for the protocol every Set5 figure here is measured by."""
+    from PIL import Image
+
+    h, w = hr.shape[0] // scale * scale, hr.shape[1] // scale * scale
+    hr = np.ascontiguousarray(hr[:h, :w])
+    return hr, np.asarray(Image.fromarray(hr).resize((w // scale, h // scale), Image.Resampling.BICUBIC))
+
+
+def bicubic_upscale(lr: np.ndarray, scale: int) -> np.ndarray:
+    """PIL bicubic up by `scale`: the baseline an upscaler's PSNR is read against."""
+    from PIL import Image
+
+    h, w = lr.shape[:2]
+    return np.asarray(Image.fromarray(lr).resize((w * scale, h * scale), Image.Resampling.BICUBIC))
 
 
 def iou(mask_a: np.ndarray, mask_b: np.ndarray) -> float:

@@ -21,7 +21,7 @@ def test_animevideov3_x2_onnx_matches_ncnn_on_set5(zoo_artifacts, zoo_weights) -
     import edgephoto
     from edgephoto.convert.sources.ncnn import ncnn_net, run_ncnn
     from edgephoto.manifest import read_manifest
-    from edgephoto.metrics import psnr_y
+    from edgephoto.metrics import psnr_y, sr_pair
 
     result = zoo_artifacts("realesr-animevideov3-x2", ("onnx",))["onnx"]
     assert result.ok, result.error
@@ -29,10 +29,7 @@ def test_animevideov3_x2_onnx_matches_ncnn_on_set5(zoo_artifacts, zoo_weights) -
     assert manifest["licence"] == "BSD-3-Clause" and manifest["source_format"] == "ncnn"
     assert all(o["metric"] > 100 for o in manifest["parity"]["outputs"].values())  # fp32 vs ncnn fp32
     # Set5 'bird', the data README's protocol: crop to a multiple of 2, PIL bicubic down, x2 up
-    hr = np.asarray(Image.open(SET5 / "bird.png").convert("RGB"))
-    h, w = hr.shape[0] // 2 * 2, hr.shape[1] // 2 * 2
-    hr = hr[:h, :w]
-    lr = np.asarray(Image.fromarray(hr).resize((w // 2, h // 2), Image.Resampling.BICUBIC))
+    hr, lr = sr_pair(np.asarray(Image.open(SET5 / "bird.png").convert("RGB")), 2)
     with edgephoto.load(Path(result.path), backend="onnxruntime", threads=1) as model:
         ours = np.asarray(model(lr))
     spec, root = zoo_weights("realesr-animevideov3-x2")

@@ -123,16 +123,15 @@ def test_fsrcnn_x2_savedmodel_reproduces_set5(zoo_weights: Any, tmp_path: Path) 
     """
     from PIL import Image
 
-    from edgephoto.metrics import psnr, rgb_to_luma, shave
+    from edgephoto.metrics import psnr, rgb_to_luma, shave, sr_pair
 
     spec, root = zoo_weights("fsrcnn-x2")
     scale, values = spec.scale, []
     pb = root / spec.files[0].path
     for f in sorted((DATA / "sr" / "set5").glob("*.png")):
-        hr = Image.open(f).convert("RGB")
-        w, h = hr.size[0] - hr.size[0] % scale, hr.size[1] - hr.size[1] % scale
-        hr = hr.crop((0, 0, w, h))
-        lr = hr.resize((w // scale, h // scale), Image.Resampling.BICUBIC).convert("YCbCr")
+        hr, rgb_lr = sr_pair(np.asarray(Image.open(f).convert("RGB")), scale)
+        h, w = hr.shape[:2]
+        lr = Image.fromarray(rgb_lr).convert("YCbCr")
         photo_spec = spec_for("frozen_pb", [TensorSpec("IteratorGetNext", (1, h // scale, w // scale, 1))],
                               [TensorSpec("NHWC_output", (1, h, w, 1))])
         ctx = ConvertContext(spec=photo_spec, workdir=tmp_path / f.stem)
@@ -140,7 +139,7 @@ def test_fsrcnn_x2_savedmodel_reproduces_set5(zoo_weights: Any, tmp_path: Path) 
         y = np.asarray(lr, np.float32)[None, ..., :1] / 255.0
         out = source_runner(saved, "savedmodel", ctx)({"IteratorGetNext": y})["NHWC_output"]
         luma = np.clip(np.rint(out[0, ..., 0] * 255.0), 0, 255) * 219.0 / 255.0 + 16.0
-        values.append(psnr(shave(rgb_to_luma(np.asarray(hr)), scale), shave(luma, scale)))
+        values.append(psnr(shave(rgb_to_luma(hr), scale), shave(luma, scale)))
     assert abs(float(np.mean(values)) - 34.85) < 0.1, values
 
 

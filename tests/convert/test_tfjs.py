@@ -259,16 +259,13 @@ def set5_psnr(run: Any, scale: int, value_range: float) -> float:
     """Mean Set5 PSNR-Y: crop to a multiple of scale, PIL bicubic down, upscale, shave scale."""
     from PIL import Image
 
-    from edgephoto.metrics import psnr_y
+    from edgephoto.metrics import psnr_y, sr_pair
 
     values = []
     for f in sorted((DATA / "sr" / "set5").glob("*.png")):
-        hr = Image.open(f).convert("RGB")
-        w, h = hr.size[0] - hr.size[0] % scale, hr.size[1] - hr.size[1] % scale
-        hr = hr.crop((0, 0, w, h))
-        lr = np.asarray(hr.resize((w // scale, h // scale), Image.Resampling.BICUBIC), np.float32)
-        sr = run(lr[None] / value_range)[0] * value_range
-        values.append(psnr_y(np.asarray(hr), np.clip(np.rint(sr), 0, 255), scale))
+        hr, lr = sr_pair(np.asarray(Image.open(f).convert("RGB")), scale)
+        sr = run(lr.astype(np.float32)[None] / value_range)[0] * value_range
+        values.append(psnr_y(hr, np.clip(np.rint(sr), 0, 255), scale))
     return float(np.mean(values))
 
 

@@ -63,3 +63,19 @@ def test_sharpness_reads_slope_and_drops_with_blur() -> None:
     assert metrics.sharpness(photo, border=4) > 0
     with pytest.raises(ValueError, match="at least 3x3"):
         metrics.sharpness(np.zeros((2, 9, 3)))
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4, 6])
+def test_sr_pair_crops_to_the_scale_and_is_pil_bicubic(scale: int) -> None:
+    from PIL import Image
+
+    hr = np.random.default_rng(scale).integers(0, 256, (61, 50, 3), dtype=np.uint8)
+    cropped, lr = metrics.sr_pair(hr, scale)
+    h, w = 61 // scale * scale, 50 // scale * scale
+    assert cropped.shape == (h, w, 3) and lr.shape == (h // scale, w // scale, 3) and lr.dtype == np.uint8
+    np.testing.assert_array_equal(cropped, hr[:h, :w])  # the top-left crop, pixels untouched
+    direct = Image.fromarray(hr).crop((0, 0, w, h)).resize((w // scale, h // scale), Image.Resampling.BICUBIC)
+    np.testing.assert_array_equal(lr, np.asarray(direct))
+    up = metrics.bicubic_upscale(lr, scale)
+    assert up.shape == cropped.shape
+    np.testing.assert_array_equal(up, np.asarray(direct.resize((w, h), Image.Resampling.BICUBIC)))

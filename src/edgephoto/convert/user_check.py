@@ -31,18 +31,15 @@ def sample_photos() -> list[np.ndarray]:
 
 
 def _upscale_numbers(backend: Any, manifest: dict[str, Any], photos: list[np.ndarray]) -> dict[str, Any]:
-    from PIL import Image
-
-    from edgephoto.metrics import psnr_y
+    from edgephoto.metrics import bicubic_upscale, psnr_y, sr_pair
     from edgephoto.runtime.tasks.common import ModelFacts
     from edgephoto.runtime.tasks.upscale import upscale
 
     s = int(manifest["scale"])
     model, bicubic = [], []
-    for hr in photos:
-        small = (hr.shape[1] // s, hr.shape[0] // s)
-        lr = np.asarray(Image.fromarray(hr).resize(small, Image.Resampling.BICUBIC))
-        base = np.asarray(Image.fromarray(lr).resize(hr.shape[1::-1], Image.Resampling.BICUBIC))
+    for photo in photos:
+        hr, lr = sr_pair(photo, s)  # CROP is a multiple of 2, 3, 4; other scales crop a little
+        base = bicubic_upscale(lr, s)
         out = upscale(backend, ModelFacts.load(manifest), lr)
         assert out is not None  # without a sink upscale returns the image
         model.append(psnr_y(hr, out, s))

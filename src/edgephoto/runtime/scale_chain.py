@@ -29,6 +29,14 @@ x2 by 0.54 dB at x6, x2 then x4 beat x4 then x2 by 0.56 dB at x8. ESRGAN x4 (Set
 CPU time per input pixel (benchmarks/results/side_by_side.md: 92 and 2571 ms per 128-px tile,
 fsrcnn-x2 18 ms per Set5 image of about twice those pixels), and slim is below the rule at x4:
 both are opt-in (--model).
+
+Real-ESRGAN (--model realesr-animevideov3-x2/x3/x4, realesrgan-x4plus; Set5 PSNR-Y, SSIM-Y and
+metrics.sharpness, the HR's 7.23: benchmarks/results/upscale_chains_realesrgan.md) is GAN-trained:
+below the rule in PSNR-Y and SSIM-Y at every factor, but sharper. At x6 the rule gives 26.66 dB,
+0.750, sharpness 4.38 (2.4 ms per image); animevideov3-x4 + LANCZOS 25.96, 0.748, 5.46 (33 ms);
+x4plus + LANCZOS 24.72, 0.729, 6.58 (963 ms). Two Real-ESRGAN passes lose more (x6 x2 then x3:
+23.81 dB, 0.717; x4 two x2 passes 25.28 vs one 28.12) for about 5x one pass's time, so with
+--model too the chain is one pass + LANCZOS, and the default stays fsrcnn-x2.
 """
 
 from __future__ import annotations
