@@ -53,8 +53,10 @@ def slim(data: dict[str, Any]) -> dict[str, Any]:
                                 for r in data["results"]]}
 
 
-def calls(task: str, photos: list[Path], model: str, rounds: int, peer: str, keep: Any) -> dict[str, Any]:
-    """whole_call with backend auto and each engine; auto is dropped (and said) if it cannot load."""
+def calls(task: str, photos: list[Path], model: str, rounds: int, peer: str, keep: Any,
+          options: tuple[dict[str, Any], ...] = ({},)) -> dict[str, Any]:
+    """whole_call with backend auto and each engine (x each task option set); auto is dropped
+    (and said) if it cannot load."""
     from edgephoto.bench.runner import BenchSettings
     from edgephoto.bench.whole_call import benchmark_calls
     from edgephoto.errors import EdgePhotoError
@@ -63,11 +65,11 @@ def calls(task: str, photos: list[Path], model: str, rounds: int, peer: str, kee
     backends: list[str | None] = [None, *ENGINES]
     try:
         return benchmark_calls(task, photos, [model], settings, backends=backends, peers=[peer], progress=say,
-                               keep=keep)
+                               keep=keep, options=options)
     except EdgePhotoError as exc:  # a failure of every engine fails the second try as well
         say(f"with backend auto: {exc}; measuring the engines without it")
         data = benchmark_calls(task, photos, [model], settings, backends=list(ENGINES), peers=[peer],
-                               progress=say, keep=keep)
+                               progress=say, keep=keep, options=options)
         data["notes"] = [f"{model}: the run with backend auto failed, so it has no auto row: {exc}"]
         return data
 
@@ -85,20 +87,23 @@ def person_mask(rounds: int, limit: int | None) -> dict[str, Any]:
         truth_mask = np.asarray(truth.resize((mask.shape[1], mask.shape[0]), Image.Resampling.NEAREST)) > 127
         scores.setdefault(label, []).append(iou(mask > 0.5, truth_mask))
 
-    data = calls("segmentation", photos, "selfie", rounds, "mediapipe", keep)
+    # segment() defaults (zoom on: a second pass for a small person) and its single pass, which
+    # does MediaPipe's work (one model run per photo)
+    data = calls("segmentation", photos, "selfie", rounds, "mediapipe", keep, options=({}, {"zoom": False}))
     data["iou"] = {label: float(np.mean(v)) for label, v in scores.items()}
     return data
 
 
 def sr_images(scale: int, folder: Path) -> dict[str, Any]:
     """LR images written as PNG (name -> group, HR or None), the fsrcnn_speed protocol."""
+    from edgephoto.metrics import sr_pair
+
     folder.mkdir(parents=True, exist_ok=True)
     info: dict[str, Any] = {}
     for path in sorted(SET5.glob("*.png")):
-        hr = Image.open(path).convert("RGB")
-        hr = hr.crop((0, 0, hr.width - hr.width % scale, hr.height - hr.height % scale))
-        hr.resize((hr.width // scale, hr.height // scale), Image.Resampling.BICUBIC).save(folder / f"set5-{path.stem}.png")
-        info[f"set5-{path.stem}"] = ("set5", np.asarray(hr))
+        hr, lr = sr_pair(np.asarray(Image.open(path).convert("RGB")), scale)
+        Image.fromarray(lr).save(folder / f"set5-{path.stem}.png")
+        info[f"set5-{path.stem}"] = ("set5", hr)
     for name, source, (w, h) in (("set14-size", SAMPLES / "coffee.jpg", (500, 333)),
                                  ("urban100-size", PORTRAITS / "images" / "79.jpg", (1000, 700))):
         lr = Image.open(source).convert("RGB").resize((w // scale, h // scale), Image.Resampling.BICUBIC)
@@ -177,7 +182,7 @@ def mask_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
         return float(np.median(list(r[key].values())))
 
     base, base_cpu = per_photo(peer), per_photo(peer, "per_photo_cpu_ms")
-    return [{"work": "person mask, portraits 1-150, segment() defaults", "group": "portraits",
+    return [{"work": "person mask, portraits 1-150, segment() defaults (zoom) and zoom=False (single pass)", "group": "portraits",
              "peer": peer["label"], "peer_ms": base, "peer_cpu_ms": base_cpu,
              "peer_quality": {"iou": data["iou"].get(peer["label"])},
              "ours": {r["label"]: {"ms": per_photo(r), "cpu_ms": per_photo(r, "per_photo_cpu_ms"),

@@ -85,3 +85,24 @@ def test_whole_call_fsrcnn_on_real_photos(zoo_artifacts: Any) -> None:
 
             assert psnr(kept[(peer["label"], k)], kept[(ours["label"], k)]) > 35
     assert "## Stages of the whole call" in render_markdown(data)
+
+
+@pytest.mark.real
+@pytest.mark.shared("data/portraits")
+def test_whole_call_task_options_are_their_own_contenders(zoo_artifacts: Any) -> None:
+    """options=({}, {"zoom": False}): segment()'s default and its single pass, timed side by
+    side; on a portrait whose person is small only the default runs the model twice."""
+    from shared_dir import PORTRAITS
+
+    artifact = zoo_artifacts("selfie", ("onnx",))["onnx"].path
+    photos = [PORTRAITS / "146.jpg", PORTRAITS / "5.jpg"]  # a small person (zooms), a large one
+    kept: dict[tuple[str, int], np.ndarray] = {}
+    data = benchmark_calls("segmentation", photos, [str(artifact)], BenchSettings(threads=1, warmup=0, runs=1),
+                           backends=["onnxruntime"], keep=lambda label, k, path: kept.update({(label, k): np.load(path)}),
+                           options=({}, {"zoom": False}))
+    validate(data)
+    default, single = data["results"]
+    assert single["label"] == default["label"] + " zoom=False"
+    assert default["tiles"] == 1.5 and single["tiles"] == 1  # model runs per photo: (2 + 1) / 2 and 1
+    assert not np.array_equal(kept[(default["label"], 0)], kept[(single["label"], 0)])
+    assert np.array_equal(kept[(default["label"], 1)], kept[(single["label"], 1)])

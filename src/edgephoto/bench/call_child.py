@@ -41,13 +41,14 @@ def main(settings: dict[str, Any], reply: Any, commands: Any) -> None:
     if settings.get("task") and model.task != settings["task"]:
         raise EdgePhotoError(f"{settings['model']} is a {model.task} model, not {settings['task']}")
     photos = [as_rgb(path) for path in settings["photos"]]
+    call_options = dict(settings.get("options") or {})  # the task's own options, e.g. zoom=False
     clock = StageClock()
     instrument(model.task, model.backend, clock)
     start = time.perf_counter()
-    model(photos[0])
+    model(photos[0], **call_options)
     first_ms = (time.perf_counter() - start) * 1e3
     for k in range(int(settings.get("warmup", 0))):
-        model(photos[k % len(photos)])
+        model(photos[k % len(photos)], **call_options)
     reply("ready", {
         "backend": model.backend.describe(), "manifest": model.manifest, "path": str(model.path),
         "warnings": [str(w.message) for w in caught], "base_rss_mb": base_rss,
@@ -60,12 +61,12 @@ def main(settings: dict[str, Any], reply: Any, commands: Any) -> None:
             break
         photo = photos[int(words[1])]
         if words[0] == "keep":
-            np.save(words[2], _result_array(model(photo)))
+            np.save(words[2], _result_array(model(photo, **call_options)))
             reply("kept", words[2])
             continue
         clock.reset()
         cpu, start = time.process_time(), time.perf_counter()
-        model(photo)
+        model(photo, **call_options)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         reply("ms", [wall * 1e3, cpu * 1e3, clock.split(wall), clock.calls.get("model", 0)])
     model.close()

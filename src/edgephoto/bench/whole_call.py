@@ -76,9 +76,11 @@ def _per_photo(wall: dict[int, list[float]], cpu: dict[int, list[float]]) -> dic
 
 def benchmark_calls(task: str, photos: Sequence[Path], models: Sequence[str], settings: BenchSettings, *,
                     backends: Sequence[str | None] = (None,), peers: list[str] | None = None,
-                    progress: Progress | None = None, keep: Keep | None = None) -> dict[str, Any]:
-    """Time `task` on every photo through each model x backend (None = the runtime's choice) and
-    the peers; `settings.runs` rounds. `keep(label, k, path)` is given every contender's result
+                    progress: Progress | None = None, keep: Keep | None = None,
+                    options: Sequence[dict[str, Any]] = ({},)) -> dict[str, Any]:
+    """Time `task` on every photo through each model x backend (None = the runtime's choice) x
+    task options (e.g. {"zoom": False} for segmentation; labelled 'key=value') and the peers;
+    `settings.runs` rounds. `keep(label, k, path)` is given every contender's result
     of photo k once (after the timed rounds), for quality checks."""
     from edgephoto.bench import peer_runs
     from edgephoto.runtime.devices import probe
@@ -92,7 +94,8 @@ def benchmark_calls(task: str, photos: Sequence[Path], models: Sequence[str], se
     folder = Path(tempfile.mkdtemp(prefix="edgephoto-calls-"))
     base = {"task": task, "photos": [str(p) for p in photos], "threads": settings.threads,
             "device": settings.device, "warmup": settings.warmup}
-    ours = [(f"{m} @{b or 'auto'}", {**base, "model": m, "backend": b}) for m in models for b in backends]
+    ours = [(f"{m} @{b or 'auto'}" + "".join(f" {k}={v}" for k, v in o.items()),
+             {**base, "model": m, "backend": b, "options": o}) for m in models for b in backends for o in options]
     runs: list[Any] = []
     status: list[dict[str, Any]] = []
     if peers is not None:
