@@ -60,3 +60,26 @@ def test_user_ncnn_model_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
     param.write_text("not a param\n")
     code, out, err = run(args, capsys)
     assert code == 4 and "magic 7767517" in err and json.dumps(err).count("\\n") <= 2
+
+
+@pytest.mark.real
+@pytest.mark.shared("data/sr/set5")
+def test_animevideov3_x2_tflite_is_fixed_size_and_tiles_a_photo(zoo_artifacts) -> None:  # type: ignore[no-untyped-def]
+    """The TFLite file is converted at the 128² tile size: its manifest says so (not the spec's
+    open H/W), so the runtime tiles a photo of any size instead of feeding it whole."""
+    import edgephoto
+    from edgephoto.manifest import read_manifest
+    from edgephoto.metrics import psnr_y, sr_pair
+
+    results = zoo_artifacts("realesr-animevideov3-x2", ("onnx", "tflite"))
+    assert all(r.ok for r in results.values()), {t: r.error for t, r in results.items()}
+    assert read_manifest(Path(results["tflite"].path))["inputs"][0]["shape"] == [1, 3, 128, 128]
+    assert read_manifest(Path(results["onnx"].path))["inputs"][0]["shape"] == [1, 3, None, None]
+    hr, lr = sr_pair(np.asarray(Image.open(SET5 / "bird.png").convert("RGB")), 2)  # 144x144 LR: 4 tiles
+    scores = {}
+    for target, backend in (("tflite", "litert"), ("onnx", "onnxruntime")):
+        with edgephoto.load(Path(results[target].path), backend=backend, threads=1) as model:
+            out = np.asarray(model(lr))
+        assert out.shape == hr.shape
+        scores[target] = psnr_y(hr, out, 2)
+    assert abs(scores["tflite"] - scores["onnx"]) < 0.3, scores  # tiled vs whole photo, same model

@@ -103,13 +103,19 @@ def integer_quantization(spec: ModelSpec, source: Path) -> dict[str, dict[str, f
     }
 
 
-def _tensor_entry(tensor: TensorSpec, actual_name: str,
-                  quantization: dict[str, dict[str, float]]) -> dict[str, Any]:
+def _tensor_entry(tensor: TensorSpec, actual_name: str, quantization: dict[str, dict[str, float]],
+                  engine_shape: list[int | None] | None = None) -> dict[str, Any]:
+    """A manifest tensor. `engine_shape` (what the artifact's engine reports) fixes the spec's open
+    dims where the artifact is fixed: a TFLite file converted at the 128² tile size takes only
+    that, and the runtime must tile it (the spec's None would send it a whole photo)."""
     norm = tensor.normalization
+    shape = list(tensor.shape)
+    if engine_shape is not None and len(engine_shape) == len(shape):
+        shape = [own if own is not None else engine for own, engine in zip(shape, engine_shape, strict=True)]
     return {
         "name": actual_name,
         "spec_name": tensor.name,
-        "shape": list(tensor.shape),
+        "shape": shape,
         "dtype": tensor.dtype,
         "layout": tensor.layout,
         "normalization": (
@@ -225,6 +231,9 @@ def _run_parity(work: _ModelWork, target: TargetInfo, artifact: Path) -> dict[st
                 work.notes.append("parity reference ran TensorFlow's oneDNN fused kernels (TensorFlow "
                                   "was imported before edgephoto.convert): CPU-dependent numerics")
         numbers["io_names"] = {"inputs": in_map, "outputs": out_map}
+        by_name = {t.name: t for t in backend.inputs()}
+        numbers["engine_shapes"] = {spec_name: list(by_name[actual].shape) for spec_name, actual in in_map.items()
+                                    if actual in by_name and by_name[actual].shape}
     finally:
         backend.close()
     parity.gate(spec, target.name, numbers)
@@ -259,6 +268,7 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
         for companion in companions:
             shutil.copy2(companion, artifact.with_suffix(companion.suffix))
         numbers = _run_parity(work, target, artifact) if precision == "fp32" else {}
+        engine_shapes = numbers.pop("engine_shapes", {})
         io_names = numbers.pop("io_names", None) or {
             "inputs": {t.name: t.name for t in spec.inputs},
             "outputs": {t.name: t.name for t in spec.outputs},
@@ -273,7 +283,8 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
             # "fp32" means "not quantized by edgephoto": an upstream int8 model stays int8
             "source_precision": "int8" if quantization else "fp32",
             "files": file_entries(staging, files),
-            "inputs": [_tensor_entry(t, io_names["inputs"][t.name], quantization) for t in spec.inputs],
+            "inputs": [_tensor_entry(t, io_names["inputs"][t.name], quantization, engine_shapes.get(t.name))
+                       for t in spec.inputs],
             "outputs": [_tensor_entry(t, io_names["outputs"][t.name], quantization)
                         for t in spec.outputs],
             "extra": spec.extra,
