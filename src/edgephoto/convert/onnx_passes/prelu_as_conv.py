@@ -23,6 +23,8 @@ import numpy as np
 
 from edgephoto.convert.onnx_passes.fuse_prelu import STANDARD, static_shapes
 
+PRELU_TAG = "__prelu"  # in the name of every node the rewrite makes (int8 keeps them float)
+
 
 def _channel_slopes(slope: np.ndarray, channels: int | None) -> np.ndarray | None:
     """The slope as one value per channel of an NCHW input, or None if it is not that."""
@@ -54,7 +56,7 @@ def prelu_as_conv(model: Any) -> tuple[Any, int]:
                 or len(shape) != 4):
             nodes.append(node)
             continue
-        x, out, tag = node.input[0], node.output[0], f"{node.name or node.output[0]}__prelu"
+        x, out, tag = node.input[0], node.output[0], f"{node.name or node.output[0]}{PRELU_TAG}"
         if slope.size == 1:  # one slope for all channels: LeakyRelu, fused into the conv by ORT
             nodes.append(helper.make_node("LeakyRelu", [x], [out], name=tag, alpha=float(slope.reshape(-1)[0])))
             count += 1
