@@ -75,6 +75,9 @@ def test_animevideov3_x2_tflite_is_fixed_size_and_tiles_a_photo(zoo_artifacts) -
     assert all(r.ok for r in results.values()), {t: r.error for t, r in results.items()}
     assert read_manifest(Path(results["tflite"].path))["inputs"][0]["shape"] == [1, 3, 128, 128]
     assert read_manifest(Path(results["onnx"].path))["inputs"][0]["shape"] == [1, 3, None, None]
+    quantized = zoo_artifacts("realesr-animevideov3-x2", ("tflite",), precision="int8-dynamic")["tflite"]
+    assert quantized.ok, quantized.error  # built from the spec, not from the fp32 manifest: same fixed size
+    assert read_manifest(Path(quantized.path))["inputs"][0]["shape"] == [1, 3, 128, 128]
     hr, lr = sr_pair(np.asarray(Image.open(SET5 / "bird.png").convert("RGB")), 2)  # 144x144 LR: 4 tiles
     scores = {}
     for target, backend in (("tflite", "litert"), ("onnx", "onnxruntime")):

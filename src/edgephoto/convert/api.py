@@ -231,13 +231,33 @@ def _run_parity(work: _ModelWork, target: TargetInfo, artifact: Path) -> dict[st
                 work.notes.append("parity reference ran TensorFlow's oneDNN fused kernels (TensorFlow "
                                   "was imported before edgephoto.convert): CPU-dependent numerics")
         numbers["io_names"] = {"inputs": in_map, "outputs": out_map}
-        by_name = {t.name: t for t in backend.inputs()}
-        numbers["engine_shapes"] = {spec_name: list(by_name[actual].shape) for spec_name, actual in in_map.items()
-                                    if actual in by_name and by_name[actual].shape}
+        numbers["engine_shapes"] = _input_shapes(backend, in_map)
     finally:
         backend.close()
     parity.gate(spec, target.name, numbers)
     return numbers
+
+
+def _input_shapes(backend: Any, in_map: dict[str, str]) -> dict[str, list[int | None]]:
+    """Spec input name -> the shape the artifact's engine reports (None for an open dim)."""
+    by_name = {t.name: t for t in backend.inputs()}
+    return {spec_name: list(by_name[actual].shape) for spec_name, actual in in_map.items()
+            if actual in by_name and by_name[actual].shape}
+
+
+def _engine_input_shapes(spec: ModelSpec, target: TargetInfo, artifact: Path) -> dict[str, list[int | None]]:
+    """_input_shapes of a quantized artifact (no parity run loads it); {} when its engine cannot
+    load here (Core ML off macOS): the manifest then keeps the spec's shapes."""
+    if not target.parity_backend:
+        return {}
+    try:
+        backend = load_backend(target.parity_backend, artifact, device="cpu")
+    except EdgePhotoError:
+        return {}
+    try:
+        return _input_shapes(backend, _name_map(spec.inputs, backend.inputs()))
+    finally:
+        backend.close()
 
 
 def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir: Path) -> ArtifactResult:
@@ -268,7 +288,8 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
         for companion in companions:
             shutil.copy2(companion, artifact.with_suffix(companion.suffix))
         numbers = _run_parity(work, target, artifact) if precision == "fp32" else {}
-        engine_shapes = numbers.pop("engine_shapes", {})
+        engine_shapes = (numbers.pop("engine_shapes", {}) if precision == "fp32"
+                         else _engine_input_shapes(spec, target, artifact))
         io_names = numbers.pop("io_names", None) or {
             "inputs": {t.name: t.name for t in spec.inputs},
             "outputs": {t.name: t.name for t in spec.outputs},
