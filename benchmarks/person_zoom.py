@@ -292,15 +292,15 @@ def main() -> None:
     if args.render:
         md_path.write_text(render(json.loads(json_path.read_text())))
         return
+    from edgephoto.files import write_bytes_atomic
+
     os.sched_setaffinity(0, {args.cpu})  # the MediaPipe child inherits it
     started = time.perf_counter()
     report = run(args)
     report["seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
-    for path, text in ((json_path, json.dumps(report, indent=2) + "\n"), (md_path, render(report))):
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    write_bytes_atomic(json_path, (json.dumps(report, indent=2) + "\n").encode())
+    write_bytes_atomic(md_path, render(report).encode())
     print(render(report))
 
 

@@ -327,16 +327,15 @@ def main() -> None:
     unknown = sorted(set(args.engines.split(",")) - set(ENGINES))
     if unknown:
         raise SystemExit(f"unknown engine(s) {unknown}; choose from {sorted(ENGINES)}")
+    from edgephoto.files import write_bytes_atomic
+
     os.sched_setaffinity(0, {args.cpu})  # the MediaPipe child inherits it
     started = time.perf_counter()
     report = run(args)
     report["seconds"] = round(time.perf_counter() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
-    for path, text in ((args.out / "segmentation_speed.json", json.dumps(report, indent=2) + "\n"),
-                       (args.out / "segmentation_speed.md", render(report))):
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    write_bytes_atomic(args.out / "segmentation_speed.json", (json.dumps(report, indent=2) + "\n").encode())
+    write_bytes_atomic(args.out / "segmentation_speed.md", render(report).encode())
     print(render(report))
 
 

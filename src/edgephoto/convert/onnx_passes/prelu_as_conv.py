@@ -27,9 +27,8 @@ PRELU_TAG = "__prelu"  # in the name of every node the rewrite makes (int8 keeps
 
 
 def _channel_slopes(slope: np.ndarray, channels: int | None) -> np.ndarray | None:
-    """The slope as one value per channel of an NCHW input, or None if it is not that."""
-    if slope.size == 1 and channels:
-        return np.full(channels, float(slope.reshape(-1)[0]), np.float32)
+    """The slope as one value per channel of an NCHW input, or None if it is not that (a single
+    slope never gets here: it becomes LeakyRelu)."""
     squeezed = slope.reshape(slope.shape[-3:]) if slope.ndim >= 3 and all(d == 1 for d in slope.shape[:-3]) else slope
     if squeezed.ndim == 3 and squeezed.shape[1:] == (1, 1) and squeezed.shape[0] == channels:
         return squeezed.reshape(-1).astype(np.float32)
