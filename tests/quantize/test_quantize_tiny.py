@@ -259,6 +259,10 @@ def test_tflite_fp16_refused_when_weights_are_already_fp16(tiny, tmp_path):
     assert out.stat().st_size < 0.7 * paths["tflite"].stat().st_size
 
 
+def dims_bytes(dims: list[int]) -> int:
+    return int(np.prod(dims)) * 4
+
+
 def test_histogram_calibration_holds_only_the_photos_that_fit_in_memory(tiny, tmp_path, monkeypatch):
     # Percentile (segmentation) keeps every activation of every calibration photo: a model whose
     # activations outgrow the bound calibrates on fewer photos and says so, instead of exhausting RAM
@@ -275,6 +279,23 @@ def test_histogram_calibration_holds_only_the_photos_that_fit_in_memory(tiny, tm
     assert onnx_quantize.histogram_photos(model, 10, notes, budget=per_photo * 3) == 3
     assert len(notes) == 1 and "3 of 10 calibration photos" in notes[0]  # said once
     assert onnx_quantize.histogram_photos(model, 10, [], budget=per_photo * 100) == 10
+
+    # a model with open H/W has no static shapes to count: one photo is run and its tensors counted
+    assert onnx_quantize.photo_activation_bytes(model, paths["onnx"], []) == per_photo
+    open_hw = onnx.load(str(paths["onnx"]))
+    for graph_input in [*open_hw.graph.input, *open_hw.graph.output]:
+        for axis in (1, 2) if len(graph_input.type.tensor_type.shape.dim) == 4 else ():
+            dim = graph_input.type.tensor_type.shape.dim[axis]
+            dim.ClearField("dim_value")
+            dim.dim_param = "HW"[axis - 1]
+    open_hw = onnx.shape_inference.infer_shapes(open_hw)
+    open_path = tmp_path / "open_hw.onnx"
+    onnx.save(open_hw, str(open_path))
+    assert onnx_quantize.activation_bytes(open_hw) < per_photo // 4  # the static count misses them
+    name = open_hw.graph.input[0].name
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    feed = {name: np.zeros(dims, np.float32)}
+    assert onnx_quantize.photo_activation_bytes(open_hw, open_path, [feed]) >= per_photo - dims_bytes(dims)
 
     monkeypatch.setattr(onnx_quantize, "HISTOGRAM_MEMORY", per_photo)
     ctx = context(spec, paths, tmp_path / "work", max_drop=50.0)

@@ -19,7 +19,7 @@ from edgephoto.errors import EdgePhotoError
 STAGES: dict[str, dict[str, dict[str, str]]] = {
     "segmentation": {"edgephoto.runtime.tasks.segmentation": {
         "fit_photo": "fit (resize in)", "run_model": "feed", "output_mask": "post (probability, crop)",
-        "upsample_mask": "upsample", "zoom_region": "zoom decision"}},
+        "upsample_mask": "upsample", "zoom_regions": "zoom decision"}},
     "upscale": {"edgephoto.runtime.tasks.upscale": {
         "plan": "plan", "ycbcr_planes": "colour in", "run_model": "feed", "tile_image": "tiles",
         "_emit_whole": "post (colour out)", "planes_to_uint8": "post (colour out)"}},

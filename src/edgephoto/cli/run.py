@@ -156,6 +156,17 @@ def _upscale_options(order: list[str], scale: str | None, model: str | None) -> 
     return {"upscale": {**options, **({"model": model} if model else {})}}
 
 
+def _segment_options(order: list[str], zoom: bool | None) -> dict[str, dict[str, Any]]:
+    """--zoom/--no-zoom as the segment step's option; refused (naming the fix) when no step
+    that runs a segmentation is in the plan, so the switch is never silently ignored."""
+    if zoom is None:
+        return {}
+    if "segment" not in order:
+        raise InvalidOptionError("--zoom/--no-zoom is the segment step's option: add it to --steps "
+                                 "(or a step that needs it, e.g. --steps bokeh)")
+    return {"segment": {"zoom": zoom}}
+
+
 def _chosen_models(model: str | None) -> dict[str, str]:
     """role -> model for the resolver: --model fills the role of its own scale."""
     if model is None:
@@ -227,10 +238,13 @@ def _retouch_options(value: str | None) -> dict[str, float] | None:
                               "the output is exactly round(W*N) x round(H*N).")
 @click.option("--model", "upscale_model", help="upscale step: the zoo upscaler to run (default: one fsrcnn-x2 "
                                                "pass, the best measured quality per time, then LANCZOS).")
+@click.option("--zoom/--no-zoom", default=None,
+              help="segment step: look again at each small person on a crop around them (default on; "
+                   "--no-zoom runs one pass on the whole photo).")
 def command(photos: tuple[Path, ...], steps: str, out_dir: Path, backend: str | None, device: str,
             artifacts_dir: Path | None, no_build: bool, background: str | None, retouch_options: str | None,
             keep_going: bool, as_json: bool, workers: int | None, executor: str, address: str | None,
-            scale: str | None, upscale_model: str | None) -> None:
+            scale: str | None, upscale_model: str | None, zoom: bool | None) -> None:
     """Run the photo pipeline on PHOTO... (or on the built-in astronaut photo)."""
     from edgephoto.runtime.image_io import PHOTO_SUFFIXES, load_sample, photos_in
     from edgephoto.runtime.pipeline import plan, run_pipeline
@@ -255,6 +269,7 @@ def command(photos: tuple[Path, ...], steps: str, out_dir: Path, backend: str | 
     if retouch is not None:
         options["retouch"] = retouch
     options.update(_upscale_options(order, scale, upscale_model))
+    options.update(_segment_options(order, zoom))
     chosen = _chosen_models(upscale_model)
     if not photos and (workers is not None or executor != "local" or address is not None):
         raise InvalidOptionError("--workers, --executor and --address run a folder or photos: name them")

@@ -6,6 +6,7 @@ through Context.write (atomic, never over an input) and returns its parameters f
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,9 @@ def _segment(ctx: Context) -> dict[str, Any]:
     ctx.models_used["segment"] = model
     ctx.mask = np.clip(np.asarray(mask, np.float32), 0, 1)
     ctx.write("mask", "mask.png", np.rint(ctx.mask * 255).astype(np.uint8))
-    return {"person_fraction": round(float((ctx.mask > 0.5).mean()), 4)}
+    zoom = options.get("zoom", True)
+    return {"person_fraction": round(float((ctx.mask > 0.5).mean()), 4),
+            "zoom": zoom if isinstance(zoom, bool) else dataclasses.asdict(zoom)}
 
 
 @step("matte", description="soft alpha matte (matting model, else the segmentation model refined)")

@@ -112,7 +112,10 @@ class ZoomPolicy:
     person box is small, the model runs once more on a crop around it and the two masks are
     fused there. Defaults chosen on portraits 1-75, held out on 76-150
     (benchmarks/results/person_zoom.md): IoU +0.55 points on 1-75, +0.48 on 76-150; no
-    portrait whose person fills > 40 % of the frame zooms."""
+    portrait whose person fills > 40 % of the frame zooms.
+
+    People standing apart (per_person) are boxed one by one: a box around a group spans the
+    gap between them and is often too large to zoom, while each person alone is small."""
 
     threshold: float = 0.5  # low-res probability that counts as person when boxing them
     max_area: float = 0.5  # zoom only when the person's box covers less of the photo than this
@@ -120,14 +123,20 @@ class ZoomPolicy:
     max_aspect: float = 2.0  # crop's long side over short side at most (the input is square)
     max_crop: float = 0.9  # skip a crop this much of the photo or more: it would see the same
     fuse: str = "max"  # inside the crop: "max" of both masks, the crop's ("replace"), or "mean"
+    per_person: bool = True  # a box per person where empty columns part them, else one around all
+    gap: float = 0.03  # empty columns (fraction of the map's width) that part two people
+    min_share: float = 0.05  # a part with less of the person pixels than this is not a person
+    max_crops: int = 4  # second passes at most (the largest people first): bounded time
 
     def __post_init__(self) -> None:
         if self.fuse not in FUSES:
             raise InvalidOptionError(f"zoom fuse must be one of {list(FUSES)}, got '{self.fuse}'."
                                      + did_you_mean(self.fuse, FUSES))
-        for name in ("threshold", "max_area", "max_crop"):
+        for name in ("threshold", "max_area", "max_crop", "gap", "min_share"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise InvalidOptionError(f"zoom {name} must be in (0, 1], got {getattr(self, name)}")
+        if self.max_crops < 1:
+            raise InvalidOptionError(f"zoom max_crops must be >= 1, got {self.max_crops}")
         if self.margin < 0 or self.max_aspect < 1:
             raise InvalidOptionError(f"zoom margin must be >= 0 and max_aspect >= 1, got {self.margin}, "
                                      f"{self.max_aspect}")
@@ -146,6 +155,31 @@ def person_box(low: np.ndarray, threshold: float = 0.5) -> tuple[float, float, f
         return None
     h, w = low.shape
     return rows[0] / h, cols[0] / w, (rows[-1] + 1) / h, (cols[-1] + 1) / w
+
+
+def person_boxes(low: np.ndarray, threshold: float = 0.5, *, gap: float = 0.03,
+                 min_share: float = 0.05) -> list[tuple[float, float, float, float]]:
+    """A box (y0, x0, y1, x1 in 0..1 of the map) per person, largest first: the columns holding
+    someone, split where at least `gap` of the width is empty, each part boxed alone. Parts with
+    under `min_share` of the person pixels (a stray blob) are left out; so is nobody: []."""
+    above = low > threshold
+    h, w = low.shape
+    cols = np.flatnonzero(above.any(axis=0))
+    if not len(cols):
+        return []
+    breaks = np.flatnonzero(np.diff(cols) > max(1, int(gap * w)))  # last column before each gap
+    starts, ends = np.r_[cols[0], cols[breaks + 1]], np.r_[cols[breaks], cols[-1]] + 1
+    # one part (most photos) needs no pixel counts: the decision stays as cheap as one box's
+    counts: list[int] = ([int(np.count_nonzero(above[:, a:b])) for a, b in zip(starts, ends, strict=True)]
+                         if len(starts) > 1 else [1])
+    total = sum(counts)
+    parts = []
+    for a, b, count in zip(starts.tolist(), ends.tolist(), counts, strict=True):
+        if count < min_share * total:
+            continue
+        rows = np.flatnonzero(above[:, a:b].any(axis=1))
+        parts.append((count, (rows[0] / h, a / w, (rows[-1] + 1) / h, b / w)))
+    return [box for _, box in sorted(parts, key=lambda p: -p[0])]
 
 
 def zoom_crop(box: tuple[float, float, float, float], photo_hw: tuple[int, int], *,
@@ -169,37 +203,44 @@ def zoom_crop(box: tuple[float, float, float, float], photo_hw: tuple[int, int],
     return top, left, bottom, right
 
 
-def zoom_region(low: np.ndarray, photo_hw: tuple[int, int],
-                policy: ZoomPolicy = ZoomPolicy()) -> tuple[int, int, int, int] | None:
-    """The crop (y0, x0, y1, x1, photo px) a second pass should see, or None when it would not
-    pay: no person found, a person box of max_area or more, or a crop of max_crop or more."""
-    box = person_box(low, policy.threshold)
-    if box is None or (box[2] - box[0]) * (box[3] - box[1]) >= policy.max_area:
-        return None
-    top, left, bottom, right = zoom_crop(box, photo_hw, margin=policy.margin, max_aspect=policy.max_aspect)
-    if (bottom - top) * (right - left) >= policy.max_crop * photo_hw[0] * photo_hw[1]:
-        return None
-    return top, left, bottom, right
+def zoom_regions(low: np.ndarray, photo_hw: tuple[int, int],
+                 policy: ZoomPolicy = ZoomPolicy()) -> list[tuple[int, int, int, int]]:
+    """The crops (y0, x0, y1, x1, photo px) second passes should see, largest person first; []
+    when none would pay. A person box of max_area or more, or a crop of max_crop or more of the
+    photo, gets none: the first pass saw that person at enough pixels."""
+    if policy.per_person:
+        boxes = person_boxes(low, policy.threshold, gap=policy.gap, min_share=policy.min_share)
+    else:
+        boxes = [box] if (box := person_box(low, policy.threshold)) is not None else []
+    crops = []
+    for box in boxes:
+        if (box[2] - box[0]) * (box[3] - box[1]) >= policy.max_area:
+            continue
+        top, left, bottom, right = zoom_crop(box, photo_hw, margin=policy.margin, max_aspect=policy.max_aspect)
+        if (bottom - top) * (right - left) < policy.max_crop * photo_hw[0] * photo_hw[1]:
+            crops.append((top, left, bottom, right))
+    return crops[: policy.max_crops]
 
 
 def zoom_in(backend: Backend, facts: ModelFacts, rgb: np.ndarray, low: np.ndarray, mask: np.ndarray, *,
             policy: ZoomPolicy = ZoomPolicy(), fit: str | None = None, refine: bool = False,
             radius: int | None = None, eps: float = 1e-4) -> np.ndarray:
-    """`mask` (the first pass, at photo size) with a second pass on a crop around a small person
-    fused in; `mask` itself, with no second model run, when zoom_region says it would not pay."""
-    region_box = zoom_region(low, rgb.shape[:2], policy)
-    if region_box is None:
+    """`mask` (the first pass, at photo size) with a second pass on a crop around each small
+    person fused in; `mask` itself, with no second model run, when zoom_regions finds none."""
+    crops = zoom_regions(low, rgb.shape[:2], policy)
+    if not crops:
         return mask
-    top, left, bottom, right = region_box
-    crop = rgb[top:bottom, left:right]
-    near = upsample_mask(crop, low_res_mask(backend, facts, crop, fit=fit), refine=refine, radius=radius, eps=eps)
     out = mask.copy()
-    region = out[top:bottom, left:right]
-    if policy.fuse == "replace":
-        region[...] = near
-    elif policy.fuse == "max":  # the crop adds what the far view missed, keeps what it found
-        np.maximum(region, near, out=region)
-    else:  # the two passes' mean: the whole-photo pass still votes inside the crop
-        region += near
-        region *= 0.5
+    for top, left, bottom, right in crops:
+        crop = rgb[top:bottom, left:right]
+        near = upsample_mask(crop, low_res_mask(backend, facts, crop, fit=fit), refine=refine, radius=radius,
+                             eps=eps)
+        region = out[top:bottom, left:right]
+        if policy.fuse == "replace":
+            region[...] = near
+        elif policy.fuse == "max":  # the crop adds what the far view missed, keeps what it found
+            np.maximum(region, near, out=region)
+        else:  # the two passes' mean: the whole-photo pass still votes inside the crop
+            region += near
+            region *= 0.5
     return out
