@@ -65,7 +65,7 @@ def _depth(ctx: Context) -> dict[str, Any]:
 def _segment(ctx: Context) -> dict[str, Any]:
     # The pipeline keeps the guided filter that segment() now leaves off by default: its mask
     # feeds visible edges (bokeh, relight) and the matte step reuses it as a soft alpha. Zoom is
-    # segment()'s default here too: with the filter, IoU 0.9230 vs 0.9183 on the 150 portraits,
+    # segment()'s default here too: with the filter, IoU 0.9248 vs 0.9183 on the 150 portraits,
     # and a large person's call unchanged (benchmarks/results/person_zoom.md).
     options = {"refine": True, **ctx.opt("segment")}
     mask, model = ctx.models.run(ctx, "segmentation", "segmentation", **options)

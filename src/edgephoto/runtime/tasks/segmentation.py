@@ -83,13 +83,13 @@ def segment(
     and boundary F 0.7299 vs 0.7248, while the former default call took ~9x MediaPipe's time and
     this one ~1.0x (onnxruntime); refine=True keeps it for edge work (the pipeline's segment step).
 
-    zoom=True by default (or a ZoomPolicy): a second pass on a crop around a person who fills
+    zoom=True by default (or a ZoomPolicy): a second pass on a crop around each person who fills
     little of the photo (zoom_in). Measured (benchmarks/results/person_zoom.md, onnxruntime, 1
-    core): IoU 0.9237 vs 0.9185 single pass (MediaPipe 0.9172), held-out 76-150 0.9252 vs 0.9204;
-    a person under 10 % of the frame 0.8423 vs 0.8344. A large person (> 40 %) never zooms: the
-    single pass's mask exactly, plus the 0.03 ms decision (5.10 vs 4.99 CPU ms, MediaPipe 4.82,
-    within the run's noise); a zoomed photo (62 of 150) costs about twice the single pass.
-    zoom=False is the single pass.
+    core): IoU 0.9255 vs 0.9185 single pass (MediaPipe 0.9172; one box around everyone 0.9237),
+    held-out 76-150 0.9252 vs 0.9204; a person under 10 % of the frame 0.8423 vs 0.8344. A large
+    person (> 40 %) never zooms: the single pass's mask exactly, plus the 0.05 ms decision (4.96
+    vs 5.07 CPU ms, MediaPipe 5.00, within the run's noise); a zoomed photo (66 of 150) costs
+    about twice the single pass. zoom=False is the single pass.
     """
     if not isinstance(zoom, bool | ZoomPolicy):
         raise InvalidOptionError(f"zoom must be True, False or a ZoomPolicy, got {zoom!r}")
