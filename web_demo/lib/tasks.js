@@ -67,17 +67,96 @@ function inputHW(facts) {
   return [h, w];
 }
 
-/** segment(): person probability at photo size (the default, unrefined path). */
-export async function segment(backend, facts, rgb, { fit = null, timings = null } = {}) {
-  const t0 = performance.now();
+/** segmentation.ZoomPolicy's defaults (fuse "max"): when the second look at a small person runs. */
+export const ZOOM_POLICY = Object.freeze({
+  threshold: 0.5, max_area: 0.5, margin: 0.1, max_aspect: 2.0, max_crop: 0.9, gap: 0.03, min_share: 0.05, max_crops: 4,
+});
+
+/** low_res_mask: the model's mask at model resolution, cut to the content box. */
+async function lowResMask(backend, facts, rgb, fit) {
   const inHW = inputHW(facts);
   const { fitted, box } = fitToInput(rgb, inHW, fit || facts.extra.fit || "stretch", { sampled: true });
-  const t1 = performance.now();
   const [out] = (await runModel(backend, facts, [fitted]))[0];
-  const t2 = performance.now();
-  const low = unfit(probability(out, Number(facts.extra.foreground_channel ?? 1)), box, inHW);
+  return unfit(probability(out, Number(facts.extra.foreground_channel ?? 1)), box, inHW);
+}
+
+/** person_boxes: a box (y0, x0, y1, x1 in 0..1 of the map) per person, parted at empty columns, largest first. */
+export function personBoxes(low, { threshold = 0.5, gap = 0.03, minShare = 0.05 } = {}) {
+  const { width: w, height: h, data } = low;
+  const cols = [];
+  for (let j = 0; j < w; j++) {
+    for (let i = 0; i < h; i++) if (data[i * w + j] > threshold) { cols.push(j); break; }
+  }
+  if (!cols.length) return [];
+  const apart = Math.max(1, Math.trunc(gap * w));
+  const ranges = [[cols[0], cols[0] + 1]];
+  for (let k = 1; k < cols.length; k++) {
+    if (cols[k] - cols[k - 1] > apart) ranges.push([cols[k], cols[k] + 1]);
+    else ranges[ranges.length - 1][1] = cols[k] + 1;
+  }
+  const parts = ranges.map(([a, b]) => {
+    let count = 0, top = h, bottom = -1;
+    for (let i = 0; i < h; i++) for (let j = a; j < b; j++) {
+      if (data[i * w + j] > threshold) { count++; top = Math.min(top, i); bottom = Math.max(bottom, i); }
+    }
+    return { count, box: [top / h, a / w, (bottom + 1) / h, b / w] };
+  });
+  const total = parts.reduce((sum, p) => sum + p.count, 0);
+  const kept = ranges.length > 1 ? parts.filter((p) => p.count >= minShare * total) : parts;
+  return kept.sort((p, q) => q.count - p.count).map((p) => p.box);  // stable: ties keep column order
+}
+
+/** zoom_crop: photo px [y0, x0, y1, x1] around a box with context, at most maxAspect long, shifted then cut at the edges. */
+export function zoomCrop(box, [height, width], { margin = 0.1, maxAspect = 2.0 } = {}) {
+  const [y0, x0, y1, x1] = [box[0] * height, box[1] * width, box[2] * height, box[3] * width];
+  const grow = 2 * margin * Math.max(y1 - y0, x1 - x0);
+  const grownTall = y1 - y0 + grow, grownWide = x1 - x0 + grow;
+  const tall = Math.max(grownTall, grownWide / maxAspect), wide = Math.max(grownWide, grownTall / maxAspect);
+  const out = [];
+  for (const [centre, length, limit] of [[(y0 + y1) / 2, tall, height], [(x0 + x1) / 2, wide, width]]) {
+    const size = Math.max(1, Math.min(limit, roundHalfEven(length)));
+    const start = Math.trunc(Math.min(Math.max(0, roundHalfEven(centre - size / 2)), limit - size));
+    out.push([start, start + size]);
+  }
+  return [out[0][0], out[1][0], out[0][1], out[1][1]];
+}
+
+/** zoom_regions: the crops second passes should see, largest person first; [] when none would pay. */
+export function zoomRegions(low, [height, width], policy = ZOOM_POLICY) {
+  const crops = [];
+  const boxes = personBoxes(low, { threshold: policy.threshold, gap: policy.gap, minShare: policy.min_share });
+  for (const box of boxes) {
+    if ((box[2] - box[0]) * (box[3] - box[1]) >= policy.max_area) continue;
+    const c = zoomCrop(box, [height, width], { margin: policy.margin, maxAspect: policy.max_aspect });
+    if ((c[2] - c[0]) * (c[3] - c[1]) < policy.max_crop * height * width) crops.push(c);
+  }
+  return crops.slice(0, policy.max_crops);
+}
+
+function cropPhoto(rgb, [y0, x0, y1, x1]) {
+  const w = x1 - x0, h = y1 - y0, data = new Uint8Array(h * w * 3);
+  for (let i = 0; i < h; i++) data.set(rgb.data.subarray(((y0 + i) * rgb.width + x0) * 3, ((y0 + i) * rgb.width + x1) * 3), i * w * 3);
+  return { data, width: w, height: h };
+}
+
+/** segment(): person probability at photo size (the default, unrefined path); zoom (default on)
+ *  runs the model again on a crop around each small person and max-fuses it in, as segment(zoom=True). */
+export async function segment(backend, facts, rgb, { fit = null, timings = null, zoom = true } = {}) {
+  const t0 = performance.now();
+  const low = await lowResMask(backend, facts, rgb, fit);
+  const t1 = performance.now();
   const full = upsampleBilinear(low, [rgb.height, rgb.width], { clip: true });
-  if (timings) Object.assign(timings, { pre_ms: t1 - t0, model_ms: t2 - t1, post_ms: performance.now() - t2 });
+  const regions = zoom ? zoomRegions(low, [rgb.height, rgb.width]) : [];
+  for (const region of regions) {
+    const part = cropPhoto(rgb, region);
+    const near = upsampleBilinear(await lowResMask(backend, facts, part, fit), [part.height, part.width], { clip: true });
+    const [y0, x0] = region;
+    for (let i = 0; i < part.height; i++) for (let j = 0; j < part.width; j++) {
+      const o = (y0 + i) * rgb.width + x0 + j, v = near.data[i * part.width + j];
+      if (v > full.data[o]) full.data[o] = v;
+    }
+  }
+  if (timings) Object.assign(timings, { first_pass_ms: t1 - t0, zoom_ms: performance.now() - t1, zoom_crops: regions.length });
   return full;
 }
 

@@ -10,6 +10,15 @@ export class FormulaBackend {
     const feed = feeds[this.inputs[0].name];
     const [n, h, w, c] = feed.dims;
     const s = this.scale;
+    if (this.kind === "segment") {  // out = mean_c(x): a bright pixel is 'person'
+      const out = new Float32Array(n * h * w);
+      for (let q = 0; q < n * h * w; q++) {
+        let sum = 0;
+        for (let k = 0; k < c; k++) sum = f(sum + feed.data[q * c + k]);
+        out[q] = f(sum / c);
+      }
+      return { [this.outputs[0].name]: { data: out, dims: [n, h, w, 1] } };
+    }
     if (this.kind === "depth") {
       const out = new Float32Array(n * h * w);
       for (let b = 0; b < n; b++) for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {

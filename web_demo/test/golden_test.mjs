@@ -5,7 +5,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { fitToInput, modelFacts, modelInput } from "../lib/preprocess.js";
-import { estimateDepth, planesToUint8, probability, segment, upscale, ycbcrPlanes } from "../lib/tasks.js";
+import {
+  estimateDepth, planesToUint8, probability, segment, upscale, ycbcrPlanes, zoomRegions,
+} from "../lib/tasks.js";
 import { axisStarts, axisWeights, marginFor, reflectIndex, tileGrid, tileImage } from "../lib/tiling.js";
 import { FormulaBackend } from "./formula_backend.mjs";
 import { assert, close, equal, run, test } from "./harness.mjs";
@@ -102,12 +104,32 @@ for (const c of post.segmentation) {
     const facts = modelFacts({ inputs: [{ name: "x", shape: [1, h, w, 3] }], outputs: [{ name: "y", shape: [1, h, w, ch] }],
       extra: { foreground_channel: c.foreground_channel } });
     const blank = { data: new Uint8Array(c.photo_hw[0] * c.photo_hw[1] * 3), width: c.photo_hw[1], height: c.photo_hw[0] };
-    const prob = await segment(backend, facts, blank, { fit: c.fit });
+    const prob = await segment(backend, facts, blank, { fit: c.fit, zoom: false });
     close(prob.data, c.probability.data, { maxAbs: 1e-5, what: "probability" });
     const mask = Uint8Array.from(prob.data, (v) => (v > 0.5 ? 1 : 0));
     const bad = mask.filter((m, i) => m !== c.mask.data[i] && Math.abs(c.probability.data[i] - 0.5) >= 1e-5).length;
     assert(bad === 0, `${bad} mask pixels differ`);
     close(probability(out, c.foreground_channel).data.length ? [1] : [0], [1]);
+  });
+}
+
+for (const c of post.zoom.cases) {
+  test(`segment zoom ${c.photo_hw.join("x")}, ${c.regions_yxyx.length} crop(s)`, async () => {
+    const [h, w] = c.photo_hw;
+    const rgb = { data: new Uint8Array(h * w * 3), width: w, height: h };
+    for (const [y0, x0, y1, x1, grey] of c.people_yxyx_grey) {
+      for (let y = y0; y < y1; y++) rgb.data.fill(grey, (y * w + x0) * 3, (y * w + x1) * 3);
+    }
+    const facts = modelFacts(post.zoom.facts);
+    const t = facts.inputs[0];
+    const backend = new FormulaBackend("segment", [{ name: t.name, shape: t.shape, dtype: "float32" }],
+      [{ name: facts.outputs[0].name, shape: facts.outputs[0].shape, dtype: "float32" }]);
+    const [lh, lw] = c.low.shape;
+    equal(zoomRegions({ data: Float32Array.from(c.low.data), width: lw, height: lh }, [h, w]), c.regions_yxyx, "regions");
+    const timings = {};
+    const prob = await segment(backend, facts, rgb, { timings });
+    equal(timings.zoom_crops, c.regions_yxyx.length, "second passes");
+    close(prob.data, c.probability.data, { maxAbs: 0.01, what: "fused probability" });
   });
 }
 

@@ -87,6 +87,16 @@ final class GoldenTests: XCTestCase {
         }
     }
 
+    func testZoomRegionsFromTheFirstPass() throws {
+        let zoom = try load("postprocess")["zoom"] as! [String: Any]
+        for case let c as [String: Any] in zoom["cases"] as? [Any] ?? [] {
+            let s = shape(c["low"]), hw = c["photo_hw"] as! [Int]
+            let low = FloatImage(height: s[0], width: s[1], channels: 1, data: floats(c["low"]))
+            let regions = zoomRegions(low, height: hw[0], width: hw[1]).map { [$0.y0, $0.x0, $0.y1, $0.x1] }
+            XCTAssertEqual(regions, c["regions_yxyx"] as! [[Int]])
+        }
+    }
+
     func testYcbcrPlanes() throws {
         let c = try load("postprocess")["ycbcr"] as! [String: Any]
         let small = rgb8((try load("preprocess")["small"] as! [String: Any])["pixels"])

@@ -49,6 +49,7 @@ class FormulaBackend(Backend):
 
     - kind 'depth':   out[n,i,j,0] = 1 + mean_c(x[n,i,j,:]) + 0.05*i - 0.03*j   (same size)
     - kind 'upscale': out[n,i,j,c] = 0.9*x[n, i//s, j//s, c] + 0.02*((i + 2*j) mod 5)   (s x size)
+    - kind 'segment': out[n,i,j,0] = mean_c(x[n,i,j,:])   (same size: a bright pixel is 'person')
     """
 
     def __init__(self, kind: str, inputs: list[TensorInfo], outputs: list[TensorInfo], scale: int = 1) -> None:
@@ -66,6 +67,8 @@ class FormulaBackend(Backend):
         _, h, w, _ = x.shape
         i = np.arange(h * self.scale, dtype=np.float32)[:, None]
         j = np.arange(w * self.scale, dtype=np.float32)[None, :]
+        if self.kind == "segment":
+            return {self._outputs[0].name: x.mean(axis=-1, keepdims=True).astype(np.float32)}
         if self.kind == "depth":
             out = 1.0 + x.mean(axis=-1) + np.float32(0.05) * i - np.float32(0.03) * j
             return {self._outputs[0].name: out[..., None].astype(np.float32)}

@@ -3,6 +3,7 @@ segmentation, depth and upscale post-processing, by the runtime's own task funct
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,15 @@ from edgephoto.runtime.golden.formula import FormulaBackend, encode
 from edgephoto.runtime.image_io import read_photo, sample_path
 from edgephoto.runtime.tasks.common import ModelFacts, fit_to_input, model_input
 from edgephoto.runtime.tasks.depth import estimate_depth
-from edgephoto.runtime.tasks.segmentation import fit_photo, output_mask, upsample_mask
+from edgephoto.runtime.tasks.segmentation import (
+    ZoomPolicy,
+    fit_photo,
+    low_res_mask,
+    output_mask,
+    segment,
+    upsample_mask,
+    zoom_regions,
+)
 from edgephoto.runtime.tasks.upscale import planes_to_uint8, upscale, ycbcr_planes
 from edgephoto.zoo import get_model
 
@@ -109,6 +118,43 @@ def _segmentation() -> list[dict[str, Any]]:
     return cases
 
 
+ZOOM_FACTS = {
+    "task": "segmentation",
+    "inputs": [{"name": "input", "shape": [1, 16, 16, 3], "layout": "NHWC",
+                "normalization": {"mean": [0.0], "std": [255.0], "color": "RGB"}}],
+    "outputs": [{"name": "output", "shape": [1, 16, 16, 1], "layout": "NHWC"}],
+    "tile": {"mode": "whole", "tile": 16}, "extra": {"fit": "stretch"},
+}
+# (photo h, w, [(y0, x0, y1, x1, grey)] bright 'people' on black): one small person; two apart
+# (a crop each, the larger first); one large person (no second pass)
+ZOOM_PHOTOS = ((36, 54, ((8, 24, 28, 31, 230),)),
+               (36, 54, ((7, 5, 29, 12, 230), (18, 38, 32, 44, 200))),
+               (24, 30, ((1, 2, 23, 28, 220),)))
+ZOOM_MARGIN = 0.02  # no first-pass low value this close to the 0.5 threshold: boxes are port-exact
+
+
+def _zoom() -> list[dict[str, Any]]:
+    """segment(zoom=True) with the 'segment' formula model on synthetic photos: boxes, crops and
+    the fused probability, so a port checks its whole second-pass path."""
+    facts = ModelFacts.load(ZOOM_FACTS)
+    backend = FormulaBackend("segment", [TensorInfo("input", (1, 16, 16, 3), "float32")],
+                             [TensorInfo("output", (1, 16, 16, 1), "float32")])
+    policy = ZoomPolicy()
+    cases = []
+    for height, width, people in ZOOM_PHOTOS:
+        photo = np.zeros((height, width, 3), np.uint8)
+        for y0, x0, y1, x1, grey in people:
+            photo[y0:y1, x0:x1] = grey
+        low = low_res_mask(backend, facts, photo)
+        assert np.abs(low - 0.5).min() > ZOOM_MARGIN, "a low value near the threshold: move a person"
+        regions = zoom_regions(low, photo.shape[:2], policy)
+        zoomed = segment(backend, facts, photo)
+        cases.append({"photo_hw": [height, width], "people_yxyx_grey": [list(p) for p in people],
+                      "low": encode(low), "regions_yxyx": [list(r) for r in regions],
+                      "probability": encode(zoomed)})
+    return cases
+
+
 DEPTH_FACTS = {
     "task": "depth",
     "inputs": [{"name": "image", "shape": [1, 16, 16, 3], "dtype": "uint8", "layout": "NHWC",
@@ -188,6 +234,7 @@ def postprocess() -> dict[str, Any]:
     return {
         "schema": "edgephoto.golden.postprocess/1",
         "segmentation": _segmentation(),
+        "zoom": {"facts": ZOOM_FACTS, "policy": dataclasses.asdict(ZoomPolicy()), "cases": _zoom()},
         "depth": _depth(crop),
         "upscale": _upscale(crop),
         "upscale_luma_tiled": _upscale_luma_tiled(crop),

@@ -34,11 +34,97 @@ fun fitPhoto(facts: ModelFacts, rgb: Rgb8, fit: String? = null): Fitted {
 fun outputMask(facts: ModelFacts, out: FloatImage, fitted: Fitted): FloatImage =
     unfit(probability(out, facts.extraInt("foreground_channel", 1)), fitted.fit, fitted.inputH, fitted.inputW)
 
-/** Person probability (H, W) 0..1: fit, run once, probability, bilinear to the photo. */
-fun segment(runner: ModelRunner, facts: ModelFacts, rgb: Rgb8, fit: String? = null): FloatImage {
+/** segmentation.low_res_mask: the model's mask at model resolution, cut to the content box. */
+fun lowResMask(runner: ModelRunner, facts: ModelFacts, rgb: Rgb8, fit: String? = null): FloatImage {
     val fitted = fitPhoto(facts, rgb, fit)
-    val out = runModel(runner, facts, listOf(fitted.pixels))[0][0]
-    return upsampleBilinear(outputMask(facts, out, fitted), rgb.height, rgb.width, clip = true)
+    return outputMask(facts, runModel(runner, facts, listOf(fitted.pixels))[0][0], fitted)
+}
+
+/** segmentation.ZoomPolicy's defaults (fuse "max"): when the second look at a small person runs. */
+data class ZoomPolicy(
+    val threshold: Float = 0.5f, val maxArea: Double = 0.5, val margin: Double = 0.1, val maxAspect: Double = 2.0,
+    val maxCrop: Double = 0.9, val gap: Double = 0.03, val minShare: Double = 0.05, val maxCrops: Int = 4,
+)
+
+/** A crop in photo px, rows [y0, y1) and columns [x0, x1). */
+data class Region(val y0: Int, val x0: Int, val y1: Int, val x1: Int)
+
+/** person_boxes: a box (y0, x0, y1, x1 in 0..1 of the map) per person, parted at empty columns, largest first. */
+fun personBoxes(low: FloatImage, policy: ZoomPolicy = ZoomPolicy()): List<DoubleArray> {
+    val (h, w) = Pair(low.height, low.width)
+    val cols = (0 until w).filter { j -> (0 until h).any { i -> low[i, j] > policy.threshold } }
+    if (cols.isEmpty()) return emptyList()
+    val apart = max(1, (policy.gap * w).toInt())
+    val ranges = mutableListOf(intArrayOf(cols[0], cols[0] + 1))
+    for (k in 1 until cols.size) {
+        if (cols[k] - cols[k - 1] > apart) ranges.add(intArrayOf(cols[k], cols[k] + 1)) else ranges.last()[1] = cols[k] + 1
+    }
+    class Part(val count: Int, val box: DoubleArray)
+    val parts = ranges.map { (a, b) ->
+        var count = 0
+        var top = h
+        var bottom = -1
+        for (i in 0 until h) for (j in a until b) {
+            if (low[i, j] > policy.threshold) { count++; top = min(top, i); bottom = max(bottom, i) }
+        }
+        Part(count, doubleArrayOf(top.toDouble() / h, a.toDouble() / w, (bottom + 1).toDouble() / h, b.toDouble() / w))
+    }
+    val total = parts.sumOf { it.count }
+    val kept = if (parts.size > 1) parts.filter { it.count >= policy.minShare * total } else parts
+    return kept.sortedByDescending { it.count }.map { it.box } // stable: ties keep column order
+}
+
+/** zoom_crop: photo px around a box with context, at most maxAspect long, shifted then cut at the edges. */
+fun zoomCrop(box: DoubleArray, height: Int, width: Int, margin: Double = 0.1, maxAspect: Double = 2.0): Region {
+    val (y0, x0, y1, x1) = listOf(box[0] * height, box[1] * width, box[2] * height, box[3] * width)
+    val grow = 2 * margin * max(y1 - y0, x1 - x0)
+    val grownTall = y1 - y0 + grow
+    val grownWide = x1 - x0 + grow
+    val tall = max(grownTall, grownWide / maxAspect)
+    val wide = max(grownWide, grownTall / maxAspect)
+    fun axis(centre: Double, length: Double, limit: Int): Pair<Int, Int> {
+        val size = max(1, min(limit, Math.rint(length).toInt()))
+        val start = min(max(0.0, Math.rint(centre - size / 2.0)), (limit - size).toDouble()).toInt()
+        return Pair(start, start + size)
+    }
+    val (top, bottom) = axis((y0 + y1) / 2, tall, height)
+    val (left, right) = axis((x0 + x1) / 2, wide, width)
+    return Region(top, left, bottom, right)
+}
+
+/** zoom_regions: the crops second passes should see, largest person first; empty when none would pay. */
+fun zoomRegions(low: FloatImage, height: Int, width: Int, policy: ZoomPolicy = ZoomPolicy()): List<Region> =
+    personBoxes(low, policy).filter { (it[2] - it[0]) * (it[3] - it[1]) < policy.maxArea }
+        .map { zoomCrop(it, height, width, policy.margin, policy.maxAspect) }
+        .filter { (it.y1 - it.y0).toLong() * (it.x1 - it.x0) < policy.maxCrop * height * width }
+        .take(policy.maxCrops)
+
+/** Rows [y0, y1) and columns [x0, x1) of a photo, copied. */
+fun Rgb8.region(r: Region): Rgb8 {
+    val out = Rgb8(r.y1 - r.y0, r.x1 - r.x0)
+    val rowLen = (r.x1 - r.x0) * 3
+    for (y in r.y0 until r.y1) System.arraycopy(data, (y * width + r.x0) * 3, out.data, (y - r.y0) * rowLen, rowLen)
+    return out
+}
+
+/**
+ * Person probability (H, W) 0..1: fit, run once, probability, bilinear to the photo; with zoom (the
+ * default, as segment(zoom=True)) the model runs again on a crop around each small person and the
+ * crop's mask is max-fused in there.
+ */
+fun segment(runner: ModelRunner, facts: ModelFacts, rgb: Rgb8, fit: String? = null, zoom: Boolean = true): FloatImage {
+    val low = lowResMask(runner, facts, rgb, fit)
+    val full = upsampleBilinear(low, rgb.height, rgb.width, clip = true)
+    if (!zoom) return full
+    for (r in zoomRegions(low, rgb.height, rgb.width)) {
+        val part = rgb.region(r)
+        val near = upsampleBilinear(lowResMask(runner, facts, part, fit), part.height, part.width, clip = true)
+        for (i in 0 until part.height) for (j in 0 until part.width) {
+            val o = (r.y0 + i) * rgb.width + r.x0 + j
+            full.data[o] = max(full.data[o], near.data[i * part.width + j])
+        }
+    }
+    return full
 }
 
 // ---- depth ----

@@ -40,6 +40,43 @@ class PostprocessTest {
         }
     }
 
+    /** The golden 'segment' formula: out = mean_c(x), a bright pixel is 'person'. */
+    private fun segmentRunner(input: EngineTensor, output: EngineTensor) = FunctionRunner(input, output) { x ->
+        val (n, h, w, ch) = listOf(x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        val out = FloatArray(n * h * w)
+        for (q in out.indices) {
+            var sum = 0f
+            for (k in 0 until ch) sum += x.data[q * ch + k]
+            out[q] = sum / ch
+        }
+        Tensor(intArrayOf(n, h, w, 1), "float32", out)
+    }
+
+    @Test
+    fun segmentZoomRegionsAndFusedMaskMatch() {
+        val zoom = post.getAsJsonObject("zoom")
+        val facts = factsOf(zoom.getAsJsonObject("facts"))
+        val runner = segmentRunner(EngineTensor("input", listOf(1, 16, 16, 3), "float32"), EngineTensor("output", listOf(1, 16, 16, 1), "float32"))
+        val cases = zoom.getAsJsonArray("cases")
+        assertEquals(3, cases.size())
+        for (e in cases) {
+            val c = e.asJsonObject
+            val (h, w) = intList(c.get("photo_hw"))
+            val rgb = Rgb8(h, w)
+            for (p in c.getAsJsonArray("people_yxyx_grey")) {
+                val (y0, x0, y1, x1, grey) = intList(p)
+                for (y in y0 until y1) java.util.Arrays.fill(rgb.data, (y * w + x0) * 3, (y * w + x1) * 3, grey.toByte())
+            }
+            val expected = c.getAsJsonArray("regions_yxyx").map { r -> intList(r) }
+            val regions = zoomRegions(image(c.getAsJsonObject("low")), h, w).map { listOf(it.y0, it.x0, it.y1, it.x1) }
+            assertEquals("${h}x$w regions", expected, regions)
+            val before = runner.calls
+            val prob = segment(runner, facts, rgb)
+            assertEquals("${h}x$w engine calls", 1 + expected.size, runner.calls - before)
+            assertClose("${h}x$w fused probability", floats(c.getAsJsonObject("probability")), prob.data, 0.01)
+        }
+    }
+
     private fun depthRunner() = FunctionRunner(EngineTensor("image", listOf(1, 16, 16, 3), "uint8"), EngineTensor("depth", listOf(1, 16, 16, 1), "float32")) { x ->
         val (n, h, w) = Triple(x.shape[0], x.shape[1], x.shape[2])
         val out = FloatArray(n * h * w)
