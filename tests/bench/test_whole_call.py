@@ -106,3 +106,41 @@ def test_whole_call_task_options_are_their_own_contenders(zoo_artifacts: Any) ->
     assert default["tiles"] == 1.5 and single["tiles"] == 1  # model runs per photo: (2 + 1) / 2 and 1
     assert not np.array_equal(kept[(default["label"], 0)], kept[(single["label"], 0)])
     assert np.array_equal(kept[(default["label"], 1)], kept[(single["label"], 1)])
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--option", "zoom=false", "--model", "selfie"], "--option is a task option for whole-call mode: give --task"),
+    (["--task", "segmentation", "--option", "zom=false"], "--option zom: segmentation takes fit, refine, radius, eps, zoom"),
+    (["--task", "segmentation", "--option", "zoom"], "--option takes KEY=VALUE pairs"),
+    (["--task", "upscale", "--option", "progress=1"], "--option progress: upscale takes batch, overlap, budget_bytes, ramp"),
+])
+def test_cli_task_options_are_checked_before_anything_runs(tmp_path: Any, capsys: pytest.CaptureFixture[str],
+                                                          argv: list[str], message: str) -> None:
+    from cli_runner import run
+
+    code, _, err = run(["bench", "run", *argv, "--out", str(tmp_path / "r.json")], capsys)
+    assert code == 2 and message in err, err
+    assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.real
+@pytest.mark.shared("data/portraits")
+def test_cli_option_adds_the_single_pass_beside_the_default(tmp_path: Any, capsys: pytest.CaptureFixture[str],
+                                                           zoo_artifacts: Any) -> None:
+    import json
+    import shutil
+
+    from cli_runner import run
+    from shared_dir import PORTRAITS
+
+    artifact = zoo_artifacts("selfie", ("onnx",))["onnx"].path
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(PORTRAITS / "146.jpg", photos)  # a small person: the default looks twice
+    code, _, err = run(["bench", "run", str(artifact), "--task", "segmentation", "--photos", str(photos),
+                        "--backend", "onnxruntime", "--threads", "1", "--warmup", "0", "--runs", "1",
+                        "--option", "zoom=false", "--out", str(tmp_path / "r.json")], capsys)
+    assert code == 0, err
+    default, single = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert single["label"] == default["label"] + " zoom=False"
+    assert (default["tiles"], single["tiles"]) == (2, 1)

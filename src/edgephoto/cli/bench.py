@@ -107,13 +107,17 @@ def compare_command(results: tuple[Path, ...], as_json: bool, out_path: Path | N
               help="Whole-call mode: time photo -> result of this task (segmentation, upscale, depth) "
                    "on --photos through the runtime, per stage.")
 @click.option("--limit", type=int, default=None, help="Whole-call mode: use the first N photos.")
+@click.option("--option", "call_options", multiple=True, metavar="KEY=V,...",
+              help="Whole-call mode: the task's own options as one more contender, e.g. --option zoom=false "
+                   "(segmentation's single pass) beside the default; may repeat.")
 @_report_options
 @click.option("--render", "render_path", type=click.Path(path_type=Path), default=None,
               help="Re-render --report from an existing results JSON without measuring.")
 def run_command(artifact_dirs: tuple[Path, ...], models: tuple[str, ...], targets: tuple[str, ...],
                 precisions: tuple[str, ...], backend: str | None, device: str, threads: int | None,
                 warmup: int, runs: int, input_mode: str, photos: Path | None, no_peak: bool,
-                with_peers: bool, peer_names: tuple[str, ...], task: str | None, limit: int | None, as_json: bool, out_path: Path | None, reports: tuple[Path, ...],
+                with_peers: bool, peer_names: tuple[str, ...], task: str | None, limit: int | None,
+                call_options: tuple[str, ...], as_json: bool, out_path: Path | None, reports: tuple[Path, ...],
                 render_path: Path | None) -> None:
     """Benchmark the artifacts in ARTIFACT_DIR... (made by `edgephoto convert`/`quantize`) and
     those of each --model (built in the cache when missing).
@@ -135,9 +139,13 @@ def run_command(artifact_dirs: tuple[Path, ...], models: tuple[str, ...], target
 
         for name in peers:
             PEERS.get(name)  # unknown names: the nearest suggested, before anything starts
+    if call_options and task is None:
+        raise InvalidOptionError("--option is a task option for whole-call mode: give --task too")
     if task is not None and render_path is None:
+        options = [{}, *(_task_options(text) for text in call_options)]  # the default always runs
         data = _calls(task, artifact_dirs, models, photos, limit, peers, as_json,
-                      BenchSettings(backend=backend, device=device, threads=threads, warmup=warmup, runs=runs))
+                      BenchSettings(backend=backend, device=device, threads=threads, warmup=warmup, runs=runs),
+                      options)
         _finish(data, out_path, reports, as_json, markdown=False)
         return
     if render_path is not None:
@@ -196,21 +204,63 @@ def _build(models: tuple[str, ...], targets: tuple[str, ...], precisions: tuple[
     return out
 
 
+def _task_options(text: str) -> dict[str, Any]:
+    """'zoom=false,fit=letterbox' -> {"zoom": False, "fit": "letterbox"}: true/false, numbers, else text."""
+    options: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise InvalidOptionError(f"--option takes KEY=VALUE pairs (e.g. zoom=false); got '{part}'")
+        word = value.strip()
+        if word.lower() in ("true", "false"):
+            options[key.strip()] = word.lower() == "true"
+            continue
+        try:
+            options[key.strip()] = int(word)
+        except ValueError:
+            try:
+                options[key.strip()] = float(word)
+            except ValueError:
+                options[key.strip()] = word
+    if not options:
+        raise InvalidOptionError("--option needs at least one KEY=VALUE (e.g. zoom=false)")
+    return options
+
+
+def _check_task_options(task: str, options: list[dict[str, Any]]) -> None:
+    """Option names the task's run function takes, checked before anything is built or timed."""
+    import inspect
+
+    from edgephoto.errors import did_you_mean
+    from edgephoto.runtime.tasks import TASKS as RUNTIME_TASKS
+
+    run = RUNTIME_TASKS.get(task).run
+    accepted = [name for name, p in inspect.signature(run).parameters.items()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("progress", "sink")]  # callables
+    for given in options:
+        for key in given:
+            if key not in accepted:
+                raise InvalidOptionError(f"--option {key}: {task} takes {', '.join(accepted) or 'no options'}."
+                                         + did_you_mean(key, accepted))
+
+
 def _calls(task: str, artifact_dirs: tuple[Path, ...], models: tuple[str, ...], photos: Path | None,
-           limit: int | None, peers: list[str] | None, as_json: bool, settings: Any) -> dict[str, Any]:
+           limit: int | None, peers: list[str] | None, as_json: bool, settings: Any,
+           options: list[dict[str, Any]]) -> dict[str, Any]:
     """Whole-call mode: the models (or the task's default zoo model) on the photos, per stage."""
     from edgephoto.bench.whole_call import benchmark_calls, photo_list
     from edgephoto.runtime.image_io import sample_path
     from edgephoto.tasks import TASKS
 
     default = TASKS.get(task).default_model
+    _check_task_options(task, options)
     chosen = [str(p) for p in artifact_dirs] + list(models) or ([default] if default else [])
     if not chosen:
         raise InvalidOptionError(f"--task {task}: give --model NAME or an ARTIFACT_DIR (no default zoo model)")
     settings.check()
     with progress_display(not as_json) as progress:
         return benchmark_calls(task, photo_list(photos or sample_path().parent, limit), chosen, settings,
-                               backends=[settings.backend], peers=peers, progress=progress)
+                               backends=[settings.backend], peers=peers, progress=progress, options=options)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
