@@ -260,6 +260,21 @@ def _engine_input_shapes(spec: ModelSpec, target: TargetInfo, artifact: Path) ->
         backend.close()
 
 
+def _extra_facts(work: _ModelWork) -> dict[str, Any]:
+    """The spec's extra facts, plus for an open-H/W upscaler the activation bytes per input px
+    its ONNX graph needs at its largest step (convert/activation_memory.py), when the conversion
+    went through ONNX: the runtime's memory budget plans tiles with it."""
+    extra = dict(work.spec.extra)
+    onnx_path = work.paths.get("onnx")
+    if work.spec.task == "upscale" and onnx_path is not None and "activation_bytes_per_px" not in extra:
+        from edgephoto.convert.activation_memory import activation_bytes_per_px
+
+        per_px = activation_bytes_per_px(onnx_path)
+        if per_px:
+            extra["activation_bytes_per_px"] = per_px
+    return extra
+
+
 def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir: Path) -> ArtifactResult:
     """Convert, check and install one artifact; failures are returned, not raised."""
     spec = work.spec
@@ -308,7 +323,7 @@ def build_artifact(work: _ModelWork, target: TargetInfo, precision: str, out_dir
                        for t in spec.inputs],
             "outputs": [_tensor_entry(t, io_names["outputs"][t.name], quantization)
                         for t in spec.outputs],
-            "extra": spec.extra,
+            "extra": _extra_facts(work),
             "scale": spec.scale,
             "tile": spec.tile.__dict__,
             "licence": spec.licence,

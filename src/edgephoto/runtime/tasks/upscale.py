@@ -51,9 +51,13 @@ def to_uint8(values: np.ndarray) -> np.ndarray:
 
 
 def budget_px(facts: ModelFacts, budget_bytes: int | None, batch: int = 1) -> int:
-    """Input px one engine call of a dynamic-size model may take within the memory budget
-    (float32 input, two live feature maps of 64 channels, the output at scale s)."""
-    per_px = 4 * batch * ((facts.input.channels or 3) + 2 * 64 + facts.scale**2 * (facts.output().channels or 3))
+    """Input px one engine call of a dynamic-size model may take within the memory budget.
+
+    Per px: float32 input, two live feature maps of 64 channels and the output at scale s, or
+    what the model's own graph needs at its largest step when its manifest says more
+    (extra.activation_bytes_per_px, written by convert: realesrgan-x4plus 8.4 kB vs 0.7)."""
+    formula = 4 * ((facts.input.channels or 3) + 2 * 64 + facts.scale**2 * (facts.output().channels or 3))
+    per_px = batch * max(formula, int(facts.extra.get("activation_bytes_per_px") or 0))
     return max(int((budget_bytes or DEFAULT_BUDGET) // per_px), 1)
 
 
