@@ -156,6 +156,19 @@ def _upscale_options(order: list[str], scale: str | None, model: str | None) -> 
     return {"upscale": {**options, **({"model": model} if model else {})}}
 
 
+def _memory_options(order: list[str], megabytes: int | None) -> dict[str, dict[str, Any]]:
+    """--memory-budget MB as the upscale steps' budget_bytes (memory per engine call of an
+    open-H/W upscaler: larger means fewer, larger tiles); refused without an upscale step."""
+    if megabytes is None:
+        return {}
+    if megabytes < 16:
+        raise InvalidOptionError(f"--memory-budget is in MB per engine call, at least 16; got {megabytes}")
+    steps = [name for name in ("upscale", "upscale2") if name in order]
+    if not steps:
+        raise InvalidOptionError("--memory-budget is the upscale steps' option: add upscale or upscale2 to --steps")
+    return {name: {"budget_bytes": megabytes << 20} for name in steps}
+
+
 def _segment_options(order: list[str], zoom: bool | None) -> dict[str, dict[str, Any]]:
     """--zoom/--no-zoom as the segment step's option; refused (naming the fix) when no step
     that runs a segmentation is in the plan, so the switch is never silently ignored."""
@@ -238,13 +251,16 @@ def _retouch_options(value: str | None) -> dict[str, float] | None:
                               "the output is exactly round(W*N) x round(H*N).")
 @click.option("--model", "upscale_model", help="upscale step: the zoo upscaler to run (default: one fsrcnn-x2 "
                                                "pass, the best measured quality per time, then LANCZOS).")
+@click.option("--memory-budget", "memory_mb", type=int, metavar="MB",
+              help="upscale steps: memory per engine call of an open-size upscaler (default 256); "
+                   "larger runs fewer, larger tiles (realesrgan-x4plus needs 8.4 kB per input px).")
 @click.option("--zoom/--no-zoom", default=None,
               help="segment step: look again at each small person on a crop around them (default on; "
                    "--no-zoom runs one pass on the whole photo).")
 def command(photos: tuple[Path, ...], steps: str, out_dir: Path, backend: str | None, device: str,
             artifacts_dir: Path | None, no_build: bool, background: str | None, retouch_options: str | None,
             keep_going: bool, as_json: bool, workers: int | None, executor: str, address: str | None,
-            scale: str | None, upscale_model: str | None, zoom: bool | None) -> None:
+            scale: str | None, upscale_model: str | None, memory_mb: int | None, zoom: bool | None) -> None:
     """Run the photo pipeline on PHOTO... (or on the built-in astronaut photo)."""
     from edgephoto.runtime.image_io import PHOTO_SUFFIXES, load_sample, photos_in
     from edgephoto.runtime.pipeline import plan, run_pipeline
@@ -268,7 +284,9 @@ def command(photos: tuple[Path, ...], steps: str, out_dir: Path, backend: str | 
     retouch = _retouch_options(retouch_options)
     if retouch is not None:
         options["retouch"] = retouch
-    options.update(_upscale_options(order, scale, upscale_model))
+    for name, more in [*_upscale_options(order, scale, upscale_model).items(),
+                       *_memory_options(order, memory_mb).items()]:
+        options[name] = {**options.get(name, {}), **more}
     options.update(_segment_options(order, zoom))
     chosen = _chosen_models(upscale_model)
     if not photos and (workers is not None or executor != "local" or address is not None):
